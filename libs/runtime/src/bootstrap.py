@@ -1,0 +1,50 @@
+# Loaded by the eryx guest runtime right after the interpreter starts. It owns the policy of
+# running user code: where it runs, how an escaping exception is reported, what is flushed.
+import sys
+import traceback
+
+_main = sys.modules["__main__"].__dict__
+
+
+def _flush():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def _describe(exc, skip_frames):
+    tb = exc.__traceback__
+    for _ in range(skip_frames):
+        if tb is not None:
+            tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    return (type(exc).__qualname__, str(exc), text)
+
+
+def execute(code):
+    """None on success, else (type name, message, traceback) of the escaping exception."""
+    try:
+        exec(compile(code, "<sandbox>", "exec"), _main)
+    except SystemExit as exc:
+        if exc.code in (None, 0):
+            return None
+        return _describe(exc, 1)
+    except BaseException as exc:
+        return _describe(exc, 1)
+    finally:
+        _flush()
+    return None
+
+
+def import_modules(names):
+    """`names` is newline-separated; same result convention as `execute`."""
+    try:
+        for name in filter(None, names.split("\n")):
+            __import__(name)
+    except BaseException as exc:
+        return _describe(exc, 0)
+    finally:
+        _flush()
+    return None

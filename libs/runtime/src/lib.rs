@@ -1,0 +1,170 @@
+//! The eryx guest runtime: starts CPython 3.14 inside the component and runs code for the host.
+//!
+//! It is deliberately thin. The interpreter policy (which namespace code runs in, how an
+//! exception is described, flushing) lives in `bootstrap.py`; this crate only starts the
+//! interpreter with a fixed, host-independent configuration and moves strings across the
+//! `eryx:sandbox/python` interface. Output is not handled here at all: the guest's stdout
+//! and stderr are WASI streams that the host captures.
+
+mod ffi;
+
+use std::cell::Cell;
+use std::ffi::{CStr, CString, c_char};
+use std::ptr;
+
+use exports::eryx::sandbox::python::{Exception, Guest};
+
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "sandbox",
+});
+
+/// Where the host mounts the read-only standard library inside the guest.
+const STDLIB_DIR: &CStr = c"/usr/local/lib/python3.14";
+/// Where the host mounts extracted wheels (pure Python files and extension stubs).
+const SITE_PACKAGES_DIR: &CStr = c"/site-packages";
+const BOOTSTRAP: &str = include_str!("bootstrap.py");
+
+thread_local! {
+    /// The bootstrap module's namespace once the interpreter runs (the guest is single-threaded).
+    static BOOTSTRAP_NAMESPACE: Cell<*mut ffi::PyObject> = const { Cell::new(ptr::null_mut()) };
+}
+
+struct Runtime;
+
+impl Guest for Runtime {
+    fn init(modules: Vec<String>) -> Result<(), Exception> {
+        let namespace = interpreter()?;
+        call(namespace, c"import_modules", &modules.join("\n"))
+    }
+
+    fn execute(code: String) -> Result<(), Exception> {
+        let namespace = interpreter()?;
+        call(namespace, c"execute", &code)
+    }
+}
+
+export!(Runtime);
+
+fn failure(type_name: &str, message: impl Into<String>) -> Exception {
+    Exception { type_name: type_name.into(), message: message.into(), traceback: String::new() }
+}
+
+/// Starts the interpreter on first use and returns the bootstrap namespace.
+fn interpreter() -> Result<*mut ffi::PyObject, Exception> {
+    let existing = BOOTSTRAP_NAMESPACE.get();
+    if !existing.is_null() {
+        return Ok(existing);
+    }
+    // SAFETY: single-threaded guest; every pointer passed below is valid for the call.
+    unsafe {
+        start_interpreter()?;
+        let module = ffi::PyImport_AddModule(c"_eryx_bootstrap".as_ptr());
+        if module.is_null() {
+            return Err(python_error("cannot create the bootstrap module"));
+        }
+        let namespace = ffi::PyModule_GetDict(module);
+        let source = CString::new(BOOTSTRAP).expect("bootstrap.py has no NUL byte");
+        let result = ffi::PyRun_String(source.as_ptr(), ffi::PY_FILE_INPUT, namespace, namespace);
+        if result.is_null() {
+            return Err(python_error("bootstrap.py failed"));
+        }
+        ffi::Py_DecRef(result);
+        BOOTSTRAP_NAMESPACE.set(namespace);
+        Ok(namespace)
+    }
+}
+
+/// Configures CPython through PEP 741 so that nothing of the guest environment changes it.
+unsafe fn start_interpreter() -> Result<(), Exception> {
+    unsafe {
+        let config = ffi::PyInitConfig_Create();
+        if config.is_null() {
+            return Err(failure("RuntimeError", "PyInitConfig_Create failed (out of memory)"));
+        }
+        let paths = [STDLIB_DIR.as_ptr(), SITE_PACKAGES_DIR.as_ptr()];
+        let ints: [(&CStr, i64); 8] = [
+            (c"isolated", 1),
+            (c"use_environment", 0),
+            (c"install_signal_handlers", 0),
+            (c"write_bytecode", 0),
+            (c"user_site_directory", 0),
+            (c"site_import", 1),
+            (c"parse_argv", 0),
+            (c"safe_path", 1),
+        ];
+        let mut ok = ffi::PyInitConfig_SetStr(config, c"home".as_ptr(), c"/usr/local".as_ptr()) == 0
+            && ffi::PyInitConfig_SetStrList(config, c"module_search_paths".as_ptr(), paths.len(), paths.as_ptr()) == 0;
+        for (name, value) in ints {
+            ok = ok && ffi::PyInitConfig_SetInt(config, name.as_ptr(), value) == 0;
+        }
+        ok = ok && ffi::Py_InitializeFromInitConfig(config) == 0;
+        let result = if ok {
+            Ok(())
+        } else {
+            let mut message: *const c_char = ptr::null();
+            ffi::PyInitConfig_GetError(config, &mut message);
+            let text = if message.is_null() {
+                "unknown error".to_string()
+            } else {
+                CStr::from_ptr(message).to_string_lossy().into_owned()
+            };
+            Err(failure("RuntimeError", format!("Python failed to start: {text}")))
+        };
+        ffi::PyInitConfig_Free(config);
+        result
+    }
+}
+
+/// Calls `namespace[function](argument)`, which returns None or a (type, message, traceback) tuple.
+fn call(namespace: *mut ffi::PyObject, function: &CStr, argument: &str) -> Result<(), Exception> {
+    // SAFETY: the interpreter runs and the namespace is the live bootstrap module dict.
+    unsafe {
+        let callable = ffi::PyDict_GetItemString(namespace, function.as_ptr());
+        if callable.is_null() {
+            return Err(failure("RuntimeError", "the bootstrap module lost its functions"));
+        }
+        let text = ffi::PyUnicode_FromStringAndSize(argument.as_ptr().cast(), argument.len() as isize);
+        if text.is_null() {
+            return Err(python_error("cannot pass the code to Python"));
+        }
+        let result = ffi::PyObject_CallOneArg(callable, text);
+        ffi::Py_DecRef(text);
+        if result.is_null() {
+            return Err(python_error("the bootstrap function failed"));
+        }
+        let outcome = if result == ptr::addr_of_mut!(ffi::_Py_NoneStruct) {
+            Ok(())
+        } else {
+            Err(Exception {
+                type_name: tuple_str(result, 0),
+                message: tuple_str(result, 1),
+                traceback: tuple_str(result, 2),
+            })
+        };
+        ffi::Py_DecRef(result);
+        outcome
+    }
+}
+
+unsafe fn tuple_str(tuple: *mut ffi::PyObject, index: isize) -> String {
+    unsafe {
+        let item = ffi::PyTuple_GetItem(tuple, index);
+        if item.is_null() {
+            return String::new();
+        }
+        let mut size: ffi::PySsizeT = 0;
+        let data = ffi::PyUnicode_AsUTF8AndSize(item, &mut size);
+        if data.is_null() {
+            ffi::PyErr_Clear();
+            return String::new();
+        }
+        String::from_utf8_lossy(std::slice::from_raw_parts(data.cast(), size as usize)).into_owned()
+    }
+}
+
+/// Reports a failure of the runtime's own Python calls; the details go to the guest's stderr.
+fn python_error(context: &str) -> Exception {
+    unsafe { ffi::PyErr_Print() };
+    failure("RuntimeError", format!("eryx runtime: {context} (details on stderr)"))
+}
