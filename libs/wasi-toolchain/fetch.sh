@@ -110,11 +110,14 @@ exec ${CLANG/clang/clang++} $common -I$dest/include/python3.14 "\$@"
 EOF
 # The linker wrapper accepts compiler-style arguments (as setuptools passes them), links a PIC
 # shared module and adds the base libraries. Extra base libs: ERYX_WASI_EXTRA_LIBS.
+# The base libraries do not export compiler-rt builtins (__multi3, __addtf3 for long double, ...),
+# so the sysroot's static libclang_rt.builtins.a is linked in (only the members that are used).
 cat > "$dest/bin/wasm32-wasi-ldshared" <<EOF
 #!/bin/sh
 exec $CLANG --target=wasm32-wasip1 --sysroot=$dest/sysroot -fPIC -nostdlib -shared \\
   -fuse-ld=lld -Wl,--experimental-pic -Wl,--no-entry -Wl,--strip-debug \\
-  "\$@" \$ERYX_WASI_EXTRA_LIBS $dest/base/libpython3.14.so $dest/base/libc.so
+  "\$@" \$ERYX_WASI_EXTRA_LIBS $dest/base/libpython3.14.so $dest/base/libc.so \\
+  $dest/sysroot/lib/wasm32-unknown-wasip1/libclang_rt.builtins.a
 EOF
 chmod +x "$dest/bin/"*
 
@@ -138,7 +141,7 @@ export CXXFLAGS="-O2"
 export LDFLAGS=""
 # The same flags for tools that want them spelled out (CC/CXX/LDSHARED above already add them):
 export ERYX_WASI_CFLAGS="$common -I$dest/include/python3.14"
-export ERYX_WASI_LDFLAGS="--shared --experimental-pic --no-entry --strip-debug $dest/base/libpython3.14.so $dest/base/libc.so"
+export ERYX_WASI_LDFLAGS="--shared --experimental-pic --no-entry --strip-debug $dest/base/libpython3.14.so $dest/base/libc.so $dest/sysroot/lib/wasm32-unknown-wasip1/libclang_rt.builtins.a"
 EOF
 echo "$stamp" > "$dest/.stamp"
 echo "toolchain ready in $dest (source $dest/env.sh)" >&2
