@@ -2,12 +2,12 @@
 """Writes a reproducible PEP 427 wheel from a staging folder.
 
 usage: mkwheel.py --name NAME --version VERSION --tag TAG --outdir DIR
-                  (--summary TEXT | --metadata PKG-INFO) [--license FILE ...] ROOT
+                  (--summary TEXT | --metadata PKG-INFO) [--license FILE[=NAME] ...] ROOT
 
 Every file under ROOT goes into the wheel at the same relative path (ROOT is what site-packages
 would hold). The .dist-info folder gets METADATA (the given PKG-INFO, which has the same format,
 or a minimal one built from --summary), WHEEL (Root-Is-Purelib: false, the given tag), the
---license files under licenses/, and RECORD with a sha256 and size for every other entry.
+--license files under licenses/ (as NAME, by default the file's base name), and RECORD with a sha256 and size for every other entry.
 
 The zip is byte-for-byte reproducible: entries sorted (the .dist-info entries last, RECORD at the
 very end), every timestamp 1980-01-01 00:00:00, permissions 0644 (0755 for .so files), Unix
@@ -67,8 +67,9 @@ def build(name, version, tag, outdir, root, metadata, licenses):
         ).encode(),
     }
     for lic in licenses:
-        with open(lic, "rb") as f:
-            meta[f"{distinfo}/licenses/{os.path.basename(lic)}"] = f.read()
+        path, _, arc = lic.partition("=")
+        with open(path, "rb") as f:
+            meta[f"{distinfo}/licenses/{arc or os.path.basename(path)}"] = f.read()
     entries = sorted(files.items()) + sorted(meta.items())
     record = "".join(f"{arc},{record_hash(data)},{len(data)}\n" for arc, data in entries)
     record += f"{distinfo}/RECORD,,\n"
@@ -92,7 +93,7 @@ def main():
     ap.add_argument("--outdir", required=True)
     ap.add_argument("--summary")
     ap.add_argument("--metadata", help="a PKG-INFO file to use as METADATA")
-    ap.add_argument("--license", action="append", default=[])
+    ap.add_argument("--license", action="append", default=[], help="FILE or FILE=NAME (NAME under licenses/)")
     ap.add_argument("root")
     args = ap.parse_args()
     if args.metadata:

@@ -98,7 +98,7 @@ EOF
 fi
 
 id=$(echo "$stamp clang $("$CLANG" --version | head -1)" | sha256sum | cut -d' ' -f1)
-common="--target=wasm32-wasip1 --sysroot=$dest/sysroot -fPIC -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_PROCESS_CLOCKS -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_MMAN"
+common="--target=wasm32-wasip1 --sysroot=$dest/sysroot -fPIC -ffile-prefix-map=$dest=/eryx-wasi-toolchain -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_PROCESS_CLOCKS -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_MMAN"
 
 cat > "$dest/bin/wasm32-wasi-cc" <<EOF
 #!/bin/sh
@@ -136,8 +136,10 @@ export LDCXXSHARED="$dest/bin/wasm32-wasi-ldshared $dest/base/libc++.so $dest/ba
 export AR=llvm-ar-19
 export RANLIB=llvm-ranlib-19
 export NM=llvm-nm-19
-export CFLAGS="-O2"
-export CXXFLAGS="-O2"
+# Like CPython's own release flags: -DNDEBUG drops the asserts of the CPython headers (which
+# would also embed header paths through __FILE__), -fwrapv as CPython is built.
+export CFLAGS="-O2 -DNDEBUG -fwrapv"
+export CXXFLAGS="-O2 -DNDEBUG -fwrapv"
 export LDFLAGS=""
 # The same flags for tools that want them spelled out (CC/CXX/LDSHARED above already add them):
 export ERYX_WASI_CFLAGS="$common -I$dest/include/python3.14"

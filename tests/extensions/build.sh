@@ -34,7 +34,7 @@ mkdir -p "$target/out" "$target/stage/c/eryx_test_c" "$target/stage/rust/eryx_te
 
 # --- C ---
 cp "$here/c/eryx_test_c/__init__.py" "$target/stage/c/eryx_test_c/"
-"$CC" -O2 -Wall -Wextra -Werror -Wno-unused-parameter -ffile-prefix-map="$here"=/eryx/tests/extensions \
+"$CC" $CFLAGS -Wall -Wextra -Werror -Wno-unused-parameter -ffile-prefix-map="$here"=/eryx/tests/extensions \
   -c "$here/c/_native.c" -o "$target/obj/eryx_test_c_native.o"
 "$LDSHARED" "$target/obj/eryx_test_c_native.o" -o "$target/stage/c/eryx_test_c/_native$suffix"
 
