@@ -1,0 +1,124 @@
+//! Compiled components, cached in memory and on disk.
+//!
+//! Compiling a component with Cranelift takes seconds; loading precompiled code takes
+//! milliseconds. Entries are keyed by a SHA-256 over everything that changes the compiled
+//! code (see [`component_key`]). On disk an entry is `<key>.cwasm` followed by a BLAKE3
+//! checksum of it: an entry whose checksum does not match (truncated, corrupt) or that this
+//! engine rejects (another wasmtime, another CPU) is compiled again and replaced, never
+//! trusted. Writes go through a temporary file and an atomic rename, so a reader sees a
+//! whole entry or none, and two processes filling one key both leave a good entry.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use crate::engine::{config_fingerprint, engine};
+use crate::error::BuildError;
+use crate::sandbox::Loaded;
+
+const CHECKSUM_LEN: usize = 32;
+
+/// The cache folder: `$ERYX_CACHE_DIR`, else the user cache folder (`$XDG_CACHE_HOME/eryx`
+/// or `~/.cache/eryx` on Linux). `None` when neither exists: then nothing is kept on disk.
+pub fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("ERYX_CACHE_DIR").filter(|dir| !dir.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    dirs::cache_dir().map(|dir| dir.join("eryx"))
+}
+
+/// The cache key of a component: its identity plus the engine and eryx versions.
+pub(crate) fn component_key(component_identity: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"eryx-component-v1\0");
+    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    hasher.update([0]);
+    hasher.update(config_fingerprint().as_bytes());
+    hasher.update([0]);
+    hasher.update(component_identity);
+    hex::encode(hasher.finalize())
+}
+
+fn memory() -> &'static Mutex<HashMap<String, Arc<Loaded>>> {
+    static MEMORY: OnceLock<Mutex<HashMap<String, Arc<Loaded>>>> = OnceLock::new();
+    MEMORY.get_or_init(Default::default)
+}
+
+/// Where a component came from, for logs and benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Memory,
+    Disk,
+    Compiled,
+}
+
+/// Returns the loaded component for `key`, from memory, from disk, or by compiling the
+/// wasm that `wasm` produces (linking happens there, so a hit never links).
+pub(crate) fn load(
+    key: &str,
+    wasm: impl FnOnce() -> Result<Vec<u8>, BuildError>,
+) -> Result<(Arc<Loaded>, Source), BuildError> {
+    if let Some(loaded) = memory().lock().unwrap_or_else(|e| e.into_inner()).get(key) {
+        return Ok((loaded.clone(), Source::Memory));
+    }
+    let path = cache_dir().map(|dir| dir.join("components").join(format!("{key}.cwasm")));
+    let (component, source) = match path.as_deref().and_then(read_entry) {
+        Some(component) => (component, Source::Disk),
+        None => {
+            let wasm = wasm()?;
+            let started = std::time::Instant::now();
+            let component = Component::new(engine(), &wasm).map_err(|e| BuildError::Compile(format!("{e:#}")))?;
+            tracing::info!(elapsed = ?started.elapsed(), bytes = wasm.len(), "compiled component");
+            if let Some(path) = &path {
+                if let Err(error) = write_entry(path, &component) {
+                    tracing::warn!(path = %path.display(), %error, "cannot write the compiled-component cache");
+                }
+            }
+            (component, Source::Compiled)
+        }
+    };
+    let loaded = Arc::new(Loaded::new(component)?);
+    let mut memory = memory().lock().unwrap_or_else(|e| e.into_inner());
+    let loaded = memory.entry(key.to_string()).or_insert(loaded).clone();
+    Ok((loaded, source))
+}
+
+/// Reads and checks a disk entry; a bad one is removed so that it is rebuilt.
+fn read_entry(path: &Path) -> Option<Component> {
+    let bytes = std::fs::read(path).ok()?;
+    let checked = bytes.len().checked_sub(CHECKSUM_LEN).and_then(|split| {
+        let (code, checksum) = bytes.split_at(split);
+        (blake3::hash(code).as_bytes() == checksum).then_some(code)
+    });
+    let Some(code) = checked else {
+        tracing::warn!(path = %path.display(), "corrupt compiled-component cache entry; compiling again");
+        let _ = std::fs::remove_file(path);
+        return None;
+    };
+    // SAFETY: the bytes are exactly what `Component::serialize` wrote (the checksum says so),
+    // and wasmtime itself rejects code from another version, configuration or CPU.
+    match unsafe { Component::deserialize(engine(), code) } {
+        Ok(component) => Some(component),
+        Err(error) => {
+            tracing::warn!(path = %path.display(), error = %format!("{error:#}"), "incompatible compiled-component cache entry; compiling again");
+            let _ = std::fs::remove_file(path);
+            None
+        }
+    }
+}
+
+fn write_entry(path: &Path, component: &Component) -> Result<(), Box<dyn std::error::Error>> {
+    let code = component.serialize()?;
+    let dir = path.parent().ok_or("cache path has no folder")?;
+    std::fs::create_dir_all(dir)?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(&code)?;
+    file.write_all(blake3::hash(&code).as_bytes())?;
+    file.as_file().sync_all()?;
+    file.persist(path)?;
+    Ok(())
+}

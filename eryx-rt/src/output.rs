@@ -1,0 +1,111 @@
+//! Captures the guest's stdout and stderr at the WASI level.
+//!
+//! Capturing the streams (rather than `sys.stdout` inside Python) means `print`,
+//! `sys.stdout.write` and `os.write(1, ...)` all land in the same buffer, and nothing the
+//! guest does can write to the host's terminal. Each execute takes what was written during it;
+//! a per-execute cap keeps a runaway `print` loop from eating the host's memory.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+
+/// One captured stream. Clones share the buffer.
+#[derive(Clone)]
+pub(crate) struct CapturedOutput {
+    inner: Arc<Mutex<Buffer>>,
+}
+
+struct Buffer {
+    bytes: Vec<u8>,
+    capacity: usize,
+    truncated: bool,
+}
+
+impl CapturedOutput {
+    pub(crate) fn new(capacity: usize) -> Self {
+        CapturedOutput { inner: Arc::new(Mutex::new(Buffer { bytes: Vec::new(), capacity, truncated: false })) }
+    }
+
+    /// Takes everything written since the last call, and whether some was dropped at the cap.
+    pub(crate) fn take(&self) -> (String, bool) {
+        let mut buffer = self.lock();
+        let bytes = std::mem::take(&mut buffer.bytes);
+        let truncated = std::mem::replace(&mut buffer.truncated, false);
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+        };
+        (text, truncated)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {
+        // A panic while holding this lock cannot leave the buffer inconsistent.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends what fits under the cap; the rest is dropped and remembered as truncation.
+    fn append(&self, bytes: &[u8]) {
+        let mut buffer = self.lock();
+        let room = buffer.capacity.saturating_sub(buffer.bytes.len());
+        if bytes.len() > room {
+            buffer.truncated = true;
+        }
+        let keep = bytes.len().min(room);
+        buffer.bytes.extend_from_slice(&bytes[..keep]);
+    }
+}
+
+impl IsTerminal for CapturedOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for CapturedOutput {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for CapturedOutput {
+    async fn ready(&mut self) {}
+}
+
+#[async_trait::async_trait]
+impl OutputStream for CapturedOutput {
+    fn write(&mut self, bytes: bytes::Bytes) -> Result<(), StreamError> {
+        self.append(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> Result<usize, StreamError> {
+        Ok(64 * 1024)
+    }
+}
+
+impl tokio::io::AsyncWrite for CapturedOutput {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, bytes: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.append(bytes);
+        Poll::Ready(Ok(bytes.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

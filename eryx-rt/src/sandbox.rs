@@ -1,0 +1,249 @@
+//! [`Sandbox`]: one CPython interpreter in its own wasmtime store, with its own limits.
+//!
+//! A sandbox is created from a compiled component ([`crate::cache`]) through a pre-resolved
+//! [`SandboxPre`](crate::bindings::SandboxPre), so creation is a store plus an instantiation.
+//! The guest sees the read-only standard library, optionally read-only site-packages, and
+//! nothing else of the host: no other files, no environment variables, no network.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::bindings;
+use crate::cache::{self, Source};
+use crate::engine::{EPOCH_TICK, engine};
+use crate::error::{BuildError, ExecuteError, Failure, PythonException};
+use crate::output::CapturedOutput;
+
+/// Default wall-clock limit of one `execute` call.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on the guest's linear memory.
+pub const DEFAULT_MEMORY_LIMIT: usize = 256 << 20;
+/// Default cap on what one `execute` call may print, per stream.
+pub const DEFAULT_OUTPUT_LIMIT: usize = 16 << 20;
+
+/// What one execution printed, and how long it took.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    pub duration: Duration,
+    /// True when output beyond the output limit was dropped.
+    pub truncated: bool,
+}
+
+/// A compiled component, ready to instantiate.
+pub(crate) struct Loaded {
+    pre: bindings::SandboxPre<State>,
+}
+
+impl Loaded {
+    pub(crate) fn new(component: Component) -> Result<Self, BuildError> {
+        let instance_pre =
+            linker().instantiate_pre(&component).map_err(|e| BuildError::Instantiate(format!("{e:#}")))?;
+        let pre = bindings::SandboxPre::new(instance_pre).map_err(|e| BuildError::Instantiate(format!("{e:#}")))?;
+        Ok(Loaded { pre })
+    }
+}
+
+fn linker() -> &'static Linker<State> {
+    static LINKER: OnceLock<Linker<State>> = OnceLock::new();
+    LINKER.get_or_init(|| {
+        let mut linker = Linker::new(engine());
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("WASI interfaces register once");
+        linker
+    })
+}
+
+/// The host state of one sandbox's store.
+pub(crate) struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Caps linear memory; remembers a refusal so a following trap is reported as the limit.
+struct MemoryLimiter {
+    limit: usize,
+    refused: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.limit;
+        self.refused |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+/// Configures and creates a [`Sandbox`].
+#[derive(Clone, Debug)]
+pub struct SandboxBuilder {
+    pub(crate) timeout: Duration,
+    pub(crate) memory_limit: usize,
+    pub(crate) fuel: Option<u64>,
+    pub(crate) output_limit: usize,
+    pub(crate) site_packages: Option<PathBuf>,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        SandboxBuilder {
+            timeout: DEFAULT_TIMEOUT,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            fuel: None,
+            output_limit: DEFAULT_OUTPUT_LIMIT,
+            site_packages: None,
+        }
+    }
+}
+
+impl SandboxBuilder {
+    /// Wall-clock limit of each `execute` call (enforced by epoch interruption, 10 ms steps).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Cap on the guest's linear memory, in bytes. Python sees `MemoryError` when an
+    /// allocation does not fit; a guest that cannot recover is stopped with a memory error.
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// Budget of wasm fuel (roughly, instructions) for each `execute` call. Unlimited by default.
+    pub fn fuel(mut self, fuel: u64) -> Self {
+        self.fuel = Some(fuel);
+        self
+    }
+
+    /// Cap on what one `execute` may print on each of stdout and stderr, in bytes.
+    pub fn output_limit(mut self, bytes: usize) -> Self {
+        self.output_limit = bytes;
+        self
+    }
+
+    /// Mounts `dir` read-only as the guest's site-packages (`/site-packages` on `sys.path`).
+    pub fn with_site_packages(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.site_packages = Some(dir.into());
+        self
+    }
+
+    /// Creates the sandbox from the pre-linked base component.
+    pub fn build(self) -> Result<Sandbox, BuildError> {
+        let key = cache::component_key(crate::embedded::BASE_COMPONENT_SHA256.as_bytes());
+        let (loaded, source) = cache::load(&key, || Ok(crate::embedded::base_component()))?;
+        self.instantiate(&loaded, source)
+    }
+
+    pub(crate) fn instantiate(&self, loaded: &Loaded, source: Source) -> Result<Sandbox, BuildError> {
+        let started = Instant::now();
+        let stdout = CapturedOutput::new(self.output_limit);
+        let stderr = CapturedOutput::new(self.output_limit);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(stdout.clone()).stderr(stderr.clone());
+        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        let stdlib = crate::stdlib::stdlib_dir()?;
+        let mount = |wasi: &mut WasiCtxBuilder, host: &std::path::Path, guest: &str| {
+            wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
+                .map(|_| ())
+                .map_err(|e| BuildError::Io { path: host.to_path_buf(), source: std::io::Error::other(format!("{e:#}")) })
+        };
+        mount(&mut wasi, stdlib, eryx_libs::STDLIB_GUEST_DIR)?;
+        if let Some(dir) = &self.site_packages {
+            mount(&mut wasi, dir, eryx_libs::SITE_PACKAGES_GUEST_DIR)?;
+        }
+        let state = State {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter { limit: self.memory_limit, refused: false },
+        };
+        let mut store = Store::new(engine(), state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(ticks(self.timeout));
+        store.epoch_deadline_trap();
+        store.set_fuel(u64::MAX).expect("fuel is enabled in the engine");
+        let bindings = loaded.pre.instantiate(&mut store).map_err(|e| BuildError::Instantiate(format!("{e:#}")))?;
+        tracing::debug!(?source, elapsed = ?started.elapsed(), "sandbox ready");
+        Ok(Sandbox { store, bindings, stdout, stderr, settings: self.clone(), stopped: None, source })
+    }
+}
+
+fn ticks(timeout: Duration) -> u64 {
+    (timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64).max(1)
+}
+
+/// An isolated CPython 3.14 interpreter. Globals persist from one `execute` to the next.
+pub struct Sandbox {
+    store: Store<State>,
+    bindings: bindings::Sandbox,
+    stdout: CapturedOutput,
+    stderr: CapturedOutput,
+    settings: SandboxBuilder,
+    stopped: Option<String>,
+    source: Source,
+}
+
+impl Sandbox {
+    /// Starts configuring a sandbox.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+
+    /// Where this sandbox's compiled component came from (memory, disk or a fresh compile).
+    pub fn component_source(&self) -> Source {
+        self.source
+    }
+
+    /// Runs `code` as module-level Python code and returns what it printed.
+    pub fn execute(&mut self, code: &str) -> Result<Output, ExecuteError> {
+        let started = Instant::now();
+        if let Some(reason) = &self.stopped {
+            return Err(ExecuteError { failure: Failure::Stopped(reason.clone()), output: Output::default() });
+        }
+        self.store.set_epoch_deadline(ticks(self.settings.timeout));
+        let fuel = self.settings.fuel.unwrap_or(u64::MAX);
+        self.store.set_fuel(fuel).expect("fuel is enabled in the engine");
+        let result = self.bindings.eryx_sandbox_python().call_execute(&mut self.store, code);
+        let (stdout, stdout_cut) = self.stdout.take();
+        let (stderr, stderr_cut) = self.stderr.take();
+        let output = Output { stdout, stderr, duration: started.elapsed(), truncated: stdout_cut || stderr_cut };
+        let failure = match result {
+            Ok(Ok(())) => return Ok(output),
+            Ok(Err(exception)) => Failure::Python(PythonException {
+                type_name: exception.type_name,
+                message: exception.message,
+                traceback: exception.traceback,
+            }),
+            Err(error) => self.classify_trap(error),
+        };
+        if failure.stops_sandbox() {
+            self.stopped = Some(failure.to_string());
+        }
+        Err(ExecuteError { failure, output })
+    }
+
+    fn classify_trap(&self, error: wasmtime::Error) -> Failure {
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => Failure::Timeout(self.settings.timeout),
+            Some(Trap::OutOfFuel) => Failure::FuelExhausted(self.settings.fuel.unwrap_or(u64::MAX)),
+            _ if self.store.data().limiter.refused => Failure::MemoryLimit { limit_bytes: self.settings.memory_limit },
+            _ => Failure::Trap(format!("{error:#}")),
+        }
+    }
+}
