@@ -19,8 +19,22 @@ def _describe(exc, skip_frames):
     for _ in range(skip_frames):
         if tb is not None:
             tb = tb.tb_next
-    text = "".join(traceback.format_exception(type(exc), exc, tb))
-    return (type(exc).__qualname__, str(exc), text)
+    name = type(exc).__qualname__
+    try:
+        message = str(exc)
+    except BaseException:
+        message = "<exception str() failed>"
+    # A huge traceback (deep recursion) may not fit in the memory that is left: fall back to
+    # its last frames, then to the exception line alone.
+    for limit in (None, -30):
+        try:
+            text = "".join(traceback.format_exception(type(exc), exc, tb, limit=limit))
+            break
+        except BaseException:
+            continue
+    else:
+        text = f"{name}: {message}\n"
+    return (name, message, text)
 
 
 def execute(code):
