@@ -122,3 +122,43 @@ fn write_entry(path: &Path, component: &Component) -> Result<(), Box<dyn std::er
     file.persist(path)?;
     Ok(())
 }
+
+/// Marks a folder installed by [`install_dir`] as complete.
+pub(crate) const COMPLETE_MARKER: &str = ".eryx-complete";
+
+/// Creates the folder `target` atomically unless it is complete already: `fill` writes into a
+/// staging folder beside it, which is then renamed into place. A crash leaves no half folder
+/// at `target`; two processes racing both end with one complete folder.
+pub(crate) fn install_dir(target: &Path, fill: impl FnOnce(&Path) -> std::io::Result<()>) -> Result<(), BuildError> {
+    if target.join(COMPLETE_MARKER).exists() {
+        return Ok(());
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BuildError::Io { path, source }
+    };
+    let root = target.parent().expect("cache folders have a parent");
+    std::fs::create_dir_all(root).map_err(io(root))?;
+    let staging = tempfile::Builder::new().prefix(".tmp-").tempdir_in(root).map_err(io(root))?;
+    fill(staging.path()).map_err(io(staging.path()))?;
+    std::fs::write(staging.path().join(COMPLETE_MARKER), b"").map_err(io(staging.path()))?;
+    if target.exists() && !target.join(COMPLETE_MARKER).exists() {
+        // Left incomplete by an older process that did not stage: start over.
+        let _ = std::fs::remove_dir_all(target);
+    }
+    match std::fs::rename(staging.path(), target) {
+        Ok(()) => {
+            // The folder now lives at `target`; keep the guard from deleting it.
+            let _ = staging.keep();
+            Ok(())
+        }
+        // Another process installed it first; ours is dropped.
+        Err(_) if target.join(COMPLETE_MARKER).exists() => Ok(()),
+        Err(source) => Err(BuildError::Io { path: target.to_path_buf(), source }),
+    }
+}
+
+/// The cache folder, or a per-process temporary one when there is no cache folder.
+pub(crate) fn cache_root() -> PathBuf {
+    cache_dir().unwrap_or_else(|| std::env::temp_dir().join(format!("eryx-{}", std::process::id())))
+}

@@ -9,3 +9,8 @@ const BASE_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/base-com
 pub(crate) fn base_component() -> Vec<u8> {
     BASE_COMPONENT.to_vec()
 }
+
+/// The compiled-component cache key of the base component.
+pub(crate) fn base_component_key() -> String {
+    crate::cache::component_key(BASE_COMPONENT_SHA256.as_bytes())
+}

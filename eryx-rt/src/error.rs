@@ -11,6 +11,9 @@ pub enum BuildError {
     /// The native extensions could not be linked with the base libraries.
     #[error(transparent)]
     Link(#[from] eryx_libs::LinkError),
+    /// A wheel could not be read or is not acceptable.
+    #[error(transparent)]
+    Wheel(#[from] eryx_libs::WheelError),
     /// wasmtime rejected the component (it is not valid or cannot be compiled here).
     #[error("cannot compile the component: {0}")]
     Compile(String),

@@ -30,6 +30,7 @@ mod cache;
 mod embedded;
 mod engine;
 mod error;
+mod late;
 mod output;
 mod sandbox;
 mod stdlib;

@@ -5,7 +5,7 @@
 //! The guest sees the read-only standard library, optionally read-only site-packages, and
 //! nothing else of the host: no other files, no environment variables, no network.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,9 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings;
 use crate::cache::{self, Source};
+use crate::embedded;
 use crate::engine::{EPOCH_TICK, engine};
+use crate::late::{self, Input};
 use crate::error::{BuildError, ExecuteError, Failure, PythonException};
 use crate::output::CapturedOutput;
 
@@ -97,7 +99,7 @@ pub struct SandboxBuilder {
     pub(crate) memory_limit: usize,
     pub(crate) fuel: Option<u64>,
     pub(crate) output_limit: usize,
-    pub(crate) site_packages: Option<PathBuf>,
+    pub(crate) inputs: Vec<Input>,
 }
 
 impl Default for SandboxBuilder {
@@ -107,7 +109,7 @@ impl Default for SandboxBuilder {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             fuel: None,
             output_limit: DEFAULT_OUTPUT_LIMIT,
-            site_packages: None,
+            inputs: Vec::new(),
         }
     }
 }
@@ -138,20 +140,46 @@ impl SandboxBuilder {
         self
     }
 
-    /// Mounts `dir` read-only as the guest's site-packages (`/site-packages` on `sys.path`).
-    pub fn with_site_packages(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.site_packages = Some(dir.into());
+    /// Adds a native extension module (a wasm32-wasi PIC shared library). `path` is where it
+    /// lives below site-packages, e.g. `mymod.cpython-314-wasm32-wasi.so` or
+    /// `pkg/_speedups.cpython-314-wasm32-wasi.so`; `import` finds it there.
+    pub fn with_native_extension(mut self, path: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+        self.inputs.push(Input::Extension { path: path.into(), bytes: bytes.into().into() });
         self
     }
 
-    /// Creates the sandbox from the pre-linked base component.
-    pub fn build(self) -> Result<Sandbox, BuildError> {
-        let key = cache::component_key(crate::embedded::BASE_COMPONENT_SHA256.as_bytes());
-        let (loaded, source) = cache::load(&key, || Ok(crate::embedded::base_component()))?;
-        self.instantiate(&loaded, source)
+    /// Adds a wheel file: its files go to site-packages, its native extensions are linked.
+    pub fn with_wheel(mut self, path: impl Into<PathBuf>) -> Self {
+        self.inputs.push(Input::WheelFile(path.into()));
+        self
     }
 
-    pub(crate) fn instantiate(&self, loaded: &Loaded, source: Source) -> Result<Sandbox, BuildError> {
+    /// Adds a wheel from memory; `name` identifies it in error messages.
+    pub fn with_wheel_bytes(mut self, name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+        self.inputs.push(Input::WheelBytes { name: name.into(), bytes: bytes.into().into() });
+        self
+    }
+
+    /// Adds the files of an installed site-packages folder (e.g. from `pip install --target`);
+    /// `.so` files in it are linked as native extensions.
+    pub fn with_site_packages(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.inputs.push(Input::SiteDir(dir.into()));
+        self
+    }
+
+    /// Creates the sandbox. Without extensions this uses the pre-linked base component;
+    /// with them, a component linked for exactly this set (cached in memory and on disk).
+    pub fn build(self) -> Result<Sandbox, BuildError> {
+        if self.inputs.is_empty() {
+            let (loaded, source) = cache::load(&embedded::base_component_key(), || Ok(embedded::base_component()))?;
+            return self.instantiate(&loaded, source, None);
+        }
+        let prepared = late::prepare(&self.inputs)?;
+        let (loaded, source) = cache::load(&prepared.component_key, || prepared.link())?;
+        self.instantiate(&loaded, source, Some(&prepared.site_dir))
+    }
+
+    fn instantiate(&self, loaded: &Loaded, source: Source, site_dir: Option<&Path>) -> Result<Sandbox, BuildError> {
         let started = Instant::now();
         let stdout = CapturedOutput::new(self.output_limit);
         let stderr = CapturedOutput::new(self.output_limit);
@@ -159,13 +187,13 @@ impl SandboxBuilder {
         wasi.stdout(stdout.clone()).stderr(stderr.clone());
         wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
         let stdlib = crate::stdlib::stdlib_dir()?;
-        let mount = |wasi: &mut WasiCtxBuilder, host: &std::path::Path, guest: &str| {
+        let mount = |wasi: &mut WasiCtxBuilder, host: &Path, guest: &str| {
             wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
                 .map(|_| ())
                 .map_err(|e| BuildError::Io { path: host.to_path_buf(), source: std::io::Error::other(format!("{e:#}")) })
         };
         mount(&mut wasi, stdlib, eryx_libs::STDLIB_GUEST_DIR)?;
-        if let Some(dir) = &self.site_packages {
+        if let Some(dir) = site_dir {
             mount(&mut wasi, dir, eryx_libs::SITE_PACKAGES_GUEST_DIR)?;
         }
         let state = State {

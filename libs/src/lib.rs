@@ -6,10 +6,15 @@
 //! its C libraries, [`base`]), our guest runtime, and zero or more native extensions, linked
 //! by [`link::link_component`]. eryx-rt's build script links the base component with it,
 //! eryx-rt links late (at sandbox creation) with it, and eryx-build links ahead of time in a
-//! downstream crate's build with it: one code path, one output for one input.
+//! downstream crate's build with it: one code path, one output for one input. The native
+//! extensions come from wheels ([`wheel`]) assembled into a site-packages tree ([`site`]).
 
 pub mod base;
 pub mod link;
+pub mod site;
+pub mod wheel;
 
 pub use base::{BaseLibraries, FINGERPRINT, SITE_PACKAGES_GUEST_DIR, STDLIB_GUEST_DIR};
 pub use link::{LinkError, NativeExtension, link_component};
+pub use site::SitePackages;
+pub use wheel::{Wheel, WheelError, normalize_name};

@@ -30,6 +30,12 @@ struct Args {
     /// Fuel budget (roughly, wasm instructions); unlimited when absent.
     #[arg(long)]
     fuel: Option<u64>,
+    /// A wheel to install in the sandbox (its native extensions are linked in); repeatable.
+    #[arg(long = "wheel", value_name = "PATH")]
+    wheels: Vec<PathBuf>,
+    /// An installed site-packages folder to add (its `.so` files are linked in); repeatable.
+    #[arg(long = "site-packages", value_name = "DIR")]
+    site_packages: Vec<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -56,12 +62,18 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     let builder = Sandbox::builder()
         .timeout(Duration::from_secs_f64(args.timeout))
         .memory_limit(args.memory.checked_shl(20).context("--memory is too large")?);
-    let builder = match args.fuel {
+    let mut builder = match args.fuel {
         Some(fuel) => builder.fuel(fuel),
         None => builder,
     };
+    for wheel in &args.wheels {
+        builder = builder.with_wheel(wheel);
+    }
+    for dir in &args.site_packages {
+        builder = builder.with_site_packages(dir);
+    }
 
-    let progress = indicatif::ProgressBar::new_spinner().with_message("preparing the sandbox (the first run compiles Python for this machine)");
+    let progress = indicatif::ProgressBar::new_spinner().with_message("preparing the sandbox (a new set of extensions is linked and compiled once)");
     progress.enable_steady_tick(Duration::from_millis(120));
     let sandbox = builder.build();
     progress.finish_and_clear();

@@ -1,0 +1,94 @@
+//! A sandbox's site-packages: the files of its wheels plus loose native extensions.
+//!
+//! Both the late path (eryx-rt, into its cache folder) and the build-time path (eryx-build,
+//! into OUT_DIR) assemble the same tree from the same inputs with [`SitePackages`], and link
+//! the same [`NativeExtension`]s from it. A native extension's file stays in the tree (CPython
+//! looks for it on `sys.path`), but empty: its code is linked into the component and the
+//! guest's `dlopen` never reads the file.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::base::SITE_PACKAGES_GUEST_DIR;
+use crate::link::NativeExtension;
+use crate::wheel::{Wheel, WheelError, is_native_extension};
+
+/// The files of a site-packages tree, by path, with the input each came from.
+#[derive(Default)]
+pub struct SitePackages {
+    files: BTreeMap<String, (Vec<u8>, String)>,
+}
+
+impl SitePackages {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds every file of `wheel`; a path that another input provides already is an error.
+    pub fn add_wheel(&mut self, wheel: &Wheel) -> Result<(), WheelError> {
+        for file in &wheel.files {
+            self.add(&file.path, file.bytes.clone(), &wheel.origin)?;
+        }
+        Ok(())
+    }
+
+    /// Adds a loose native extension at `path` (relative to site-packages, e.g. `pkg/_x.cpython-314-wasm32-wasi.so`).
+    pub fn add_native_extension(&mut self, path: &str, bytes: Vec<u8>) -> Result<(), WheelError> {
+        self.add(path.trim_start_matches('/'), bytes, &format!("native extension {path}"))
+    }
+
+    /// Adds any other file (from a site-packages folder given by the user).
+    pub fn add_file(&mut self, path: &str, bytes: Vec<u8>, origin: &str) -> Result<(), WheelError> {
+        self.add(path, bytes, origin)
+    }
+
+    fn add(&mut self, path: &str, bytes: Vec<u8>, origin: &str) -> Result<(), WheelError> {
+        if let Some((_, first)) = self.files.get(path) {
+            return Err(WheelError::Conflict { path: path.into(), first: first.clone(), second: origin.into() });
+        }
+        self.files.insert(path.to_string(), (bytes, origin.to_string()));
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The native extensions to link, each under the guest path CPython will `dlopen`.
+    pub fn native_extensions(&self) -> Vec<NativeExtension> {
+        self.files
+            .iter()
+            .filter(|(path, _)| is_native_extension(path))
+            .map(|(path, (bytes, _))| NativeExtension::new(format!("{SITE_PACKAGES_GUEST_DIR}/{path}"), bytes.clone()))
+            .collect()
+    }
+
+    /// SHA-256 over every path and content: equal trees, equal digests, whatever the input order.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        for (path, (bytes, _)) in &self.files {
+            hasher.update((path.len() as u64).to_le_bytes());
+            hasher.update(path.as_bytes());
+            hasher.update(Sha256::digest(bytes));
+        }
+        hasher.finalize().into()
+    }
+
+    /// Writes the tree under `dir` (which must exist and be empty), extension files empty.
+    pub fn write_to(&self, dir: &Path) -> std::io::Result<()> {
+        for (path, (bytes, _)) in &self.files {
+            let target = dir.join(path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let mut file = std::fs::File::create(&target)?;
+            if !is_native_extension(path) {
+                file.write_all(bytes)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,193 @@
+//! Reading a wheel (PEP 427): its name and version, its files checked against `RECORD`.
+//!
+//! A wheel is untrusted input. Every member's path is checked (no absolute paths, no `..`),
+//! every file must be listed in `RECORD` with a matching SHA-256 (and every listed file must
+//! be present), and the unpacked size is capped. `.data/purelib` and `.data/platlib` files
+//! belong in site-packages like the rest; other `.data` folders (scripts, headers) are not
+//! installed in a sandbox.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+/// Most a wheel may unpack to (a zip bomb guard); numpy unpacks to about 60 MB.
+pub const MAX_UNPACKED_BYTES: u64 = 1 << 30;
+
+/// Why a wheel was rejected. Each names the wheel (its path, or the name given with its bytes).
+#[derive(Debug, thiserror::Error)]
+pub enum WheelError {
+    #[error("cannot read wheel {wheel}: {source}")]
+    Read { wheel: String, source: std::io::Error },
+    #[error("wheel {wheel} is not a zip archive ({reason}); pass a .whl file")]
+    NotZip { wheel: String, reason: String },
+    #[error("wheel {wheel} has an unsafe member path {entry:?} (absolute or with `..`); it is refused")]
+    UnsafePath { wheel: String, entry: String },
+    #[error("wheel {wheel} has no `*.dist-info/METADATA`; it is not a wheel")]
+    NoMetadata { wheel: String },
+    #[error("wheel {wheel} has an unreadable METADATA: {reason}")]
+    BadMetadata { wheel: String, reason: String },
+    #[error("wheel {wheel} has no `*.dist-info/RECORD`; it cannot be verified")]
+    NoRecord { wheel: String },
+    #[error("wheel {wheel}: RECORD is malformed: {reason}")]
+    BadRecord { wheel: String, reason: String },
+    #[error("wheel {wheel}: {file} has SHA-256 {actual} but RECORD says {expected}; the wheel is corrupt or was tampered with")]
+    HashMismatch { wheel: String, file: String, expected: String, actual: String },
+    #[error("wheel {wheel}: {file} is not listed in RECORD; the wheel is corrupt or was tampered with")]
+    NotInRecord { wheel: String, file: String },
+    #[error("wheel {wheel}: RECORD lists {file}, which the archive does not contain")]
+    MissingFile { wheel: String, file: String },
+    #[error("wheel {wheel} unpacks to more than {} MiB; it is refused", MAX_UNPACKED_BYTES >> 20)]
+    TooLarge { wheel: String },
+    #[error("{path} is provided by both {first} and {second}; remove one of them")]
+    Conflict { path: String, first: String, second: String },
+}
+
+/// One file of a wheel, with its path relative to site-packages.
+#[derive(Clone, Debug)]
+pub struct WheelFile {
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A verified wheel.
+#[derive(Clone, Debug)]
+pub struct Wheel {
+    /// Where it came from (a path, a URL, or a name given with the bytes), for messages.
+    pub origin: String,
+    /// The distribution name, normalised as PEP 503 says (`markupsafe`, `my-pkg`).
+    pub name: String,
+    pub version: String,
+    /// SHA-256 of the wheel file itself.
+    pub sha256: [u8; 32],
+    /// The files to install in site-packages, sorted by path.
+    pub files: Vec<WheelFile>,
+}
+
+/// PEP 503: runs of `-`, `_` and `.` become one `-`, and letters are lowercased.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for part in name.split(['-', '_', '.']).filter(|part| !part.is_empty()) {
+        if !out.is_empty() {
+            out.push('-');
+        }
+        out.push_str(&part.to_ascii_lowercase());
+    }
+    out
+}
+
+/// A native extension module is any `.so` file; the linker checks its Python tag.
+pub fn is_native_extension(path: &str) -> bool {
+    path.ends_with(".so")
+}
+
+impl Wheel {
+    pub fn from_file(path: &Path) -> Result<Wheel, WheelError> {
+        let origin = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| WheelError::Read { wheel: origin.clone(), source })?;
+        Wheel::from_bytes(origin, &bytes)
+    }
+
+    pub fn from_bytes(origin: impl Into<String>, bytes: &[u8]) -> Result<Wheel, WheelError> {
+        let wheel = origin.into();
+        let sha256: [u8; 32] = Sha256::digest(bytes).into();
+        let not_zip = |e: zip::result::ZipError| WheelError::NotZip { wheel: wheel.clone(), reason: e.to_string() };
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(not_zip)?;
+
+        let mut members = BTreeMap::new();
+        let mut budget = MAX_UNPACKED_BYTES;
+        for index in 0..archive.len() {
+            let mut entry = archive.by_index(index).map_err(not_zip)?;
+            let name = entry.name().map_err(not_zip)?.to_string();
+            if !is_safe_path(&name) {
+                return Err(WheelError::UnsafePath { wheel, entry: name });
+            }
+            if entry.is_dir() {
+                continue;
+            }
+            let mut data = Vec::with_capacity(entry.size().min(budget) as usize);
+            (&mut entry).take(budget + 1).read_to_end(&mut data).map_err(|e| WheelError::NotZip { wheel: wheel.clone(), reason: format!("{name}: {e}") })?;
+            budget = budget.checked_sub(data.len() as u64).ok_or_else(|| WheelError::TooLarge { wheel: wheel.clone() })?;
+            members.insert(name, data);
+        }
+
+        let dist_info = members
+            .keys()
+            .filter_map(|name| name.strip_suffix("/METADATA"))
+            .find(|dir| dir.ends_with(".dist-info") && !dir.contains('/'))
+            .map(str::to_string)
+            .ok_or_else(|| WheelError::NoMetadata { wheel: wheel.clone() })?;
+        let metadata = python_pkginfo::Metadata::parse(&members[&format!("{dist_info}/METADATA")])
+            .map_err(|e| WheelError::BadMetadata { wheel: wheel.clone(), reason: e.to_string() })?;
+        if metadata.name.is_empty() || metadata.version.is_empty() {
+            return Err(WheelError::BadMetadata { wheel, reason: "Name and Version are required".into() });
+        }
+        verify_record(&wheel, &dist_info, &members)?;
+
+        let data_dir = format!("{}.data/", dist_info.trim_end_matches(".dist-info"));
+        let files = members
+            .into_iter()
+            .filter_map(|(path, bytes)| match path.strip_prefix(&data_dir) {
+                None => Some(WheelFile { path, bytes }),
+                Some(rest) => ["purelib/", "platlib/"]
+                    .iter()
+                    .find_map(|scheme| rest.strip_prefix(scheme))
+                    .map(|inner| WheelFile { path: inner.to_string(), bytes }),
+            })
+            .collect();
+        Ok(Wheel { origin: wheel, name: normalize_name(&metadata.name), version: metadata.version, sha256, files })
+    }
+
+    /// The wheel's native extension modules.
+    pub fn native_extensions(&self) -> impl Iterator<Item = &WheelFile> {
+        self.files.iter().filter(|file| is_native_extension(&file.path))
+    }
+}
+
+fn is_safe_path(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('/')
+        && !name.contains('\\')
+        && !name.contains('\0')
+        && !name.contains(':')
+        && name.split('/').all(|part| part != ".." && part != ".")
+}
+
+/// Checks every member against `RECORD` and every `RECORD` entry against the members.
+fn verify_record(wheel: &str, dist_info: &str, members: &BTreeMap<String, Vec<u8>>) -> Result<(), WheelError> {
+    let record_path = format!("{dist_info}/RECORD");
+    let record = members.get(&record_path).ok_or_else(|| WheelError::NoRecord { wheel: wheel.into() })?;
+    let bad = |reason: String| WheelError::BadRecord { wheel: wheel.into(), reason };
+    let mut listed = BTreeMap::new();
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&record[..]);
+    for row in reader.records() {
+        let row = row.map_err(|e| bad(e.to_string()))?;
+        let path = row.get(0).ok_or_else(|| bad("a row without a path".into()))?.to_string();
+        listed.insert(path, row.get(1).unwrap_or_default().to_string());
+    }
+    for (path, bytes) in members {
+        let unsigned = path == &record_path || path.ends_with("/RECORD.jws") || path.ends_with("/RECORD.p7s");
+        if unsigned {
+            continue;
+        }
+        let hash = listed.get(path).ok_or_else(|| WheelError::NotInRecord { wheel: wheel.into(), file: path.clone() })?;
+        let expected = hash
+            .strip_prefix("sha256=")
+            .ok_or_else(|| bad(format!("{path} has no sha256 hash ({hash:?})")))?;
+        let actual = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes));
+        if actual != expected.trim_end_matches('=') {
+            return Err(WheelError::HashMismatch {
+                wheel: wheel.into(),
+                file: path.clone(),
+                expected: expected.to_string(),
+                actual,
+            });
+        }
+    }
+    if let Some((path, _)) = listed.iter().find(|(path, hash)| !hash.is_empty() && !members.contains_key(*path)) {
+        return Err(WheelError::MissingFile { wheel: wheel.into(), file: path.clone() });
+    }
+    Ok(())
+}
