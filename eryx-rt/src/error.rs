@@ -9,8 +9,12 @@ use crate::Output;
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// The native extensions could not be linked with the base libraries.
-    #[error(transparent)]
-    Link(#[from] eryx_libs::LinkError),
+    #[error("{error}{}", origins_note(origins))]
+    Link {
+        error: eryx_libs::LinkError,
+        /// Which input (wheel, folder) each linked extension came from.
+        origins: Vec<(String, String)>,
+    },
     /// A wheel could not be read or is not acceptable.
     #[error(transparent)]
     Wheel(#[from] eryx_libs::WheelError),
@@ -26,6 +30,10 @@ pub enum BuildError {
     /// `from_embedded` was called but the binary embeds no component.
     #[error("no component is embedded in this binary: call eryx_build from build.rs and eryx_rt::include_component!() (see eryx-build's docs)")]
     NothingEmbedded,
+}
+
+fn origins_note(origins: &[(String, String)]) -> String {
+    origins.iter().map(|(path, origin)| format!("\n  {path} comes from {origin}")).collect()
 }
 
 /// A Python exception that escaped the executed code.

@@ -26,18 +26,36 @@ pub(crate) enum Input {
     SiteDir(PathBuf),
 }
 
-/// What a sandbox needs from its inputs: its component's cache key, the tree to mount, and
-/// (for a cache miss) the extensions to link.
+/// What a sandbox needs from its inputs: its component's cache key and the tree to mount.
+/// Until the first sandbox from it exists, it also holds the tree's files and the extensions
+/// to link; nothing is written before linking succeeded, so a failure leaves no cache entry.
 pub(crate) struct Prepared {
     pub(crate) component_key: String,
     pub(crate) site_dir: PathBuf,
-    extensions: Vec<NativeExtension>,
+    pending: Mutex<Option<(SitePackages, Vec<NativeExtension>)>>,
 }
 
 impl Prepared {
     /// Links the component (on a cache miss only).
     pub(crate) fn link(&self) -> Result<Vec<u8>, BuildError> {
-        Ok(eryx_libs::link_component(base_libraries(), &self.extensions)?)
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((site, extensions)) = pending.as_ref() else {
+            unreachable!("a component is linked before its sandbox's tree is installed")
+        };
+        eryx_libs::link_component(base_libraries(), extensions).map_err(|error| BuildError::Link {
+            error,
+            origins: extensions.iter().map(|e| (e.guest_path.clone(), site.origin_of_guest_path(&e.guest_path))).collect(),
+        })
+    }
+
+    /// Writes the site-packages tree into the cache (once), after the component loaded.
+    pub(crate) fn install_site(&self) -> Result<&Path, BuildError> {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((site, _)) = pending.as_ref() {
+            install_dir(&self.site_dir, |staging| site.write_to(staging))?;
+            *pending = None;
+        }
+        Ok(&self.site_dir)
     }
 }
 
@@ -54,7 +72,7 @@ pub(crate) fn prepare(inputs: &[Input]) -> Result<Arc<Prepared>, BuildError> {
     let memo = PREPARED.get_or_init(Default::default);
     if let Some(prepared) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&raw_digest) {
         // The tree is content-addressed and immutable; it only needs to still exist.
-        if prepared.site_dir.join(COMPLETE_MARKER).exists() {
+        if prepared.site_dir.join(COMPLETE_MARKER).exists() || prepared.pending.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
             return Ok(prepared.clone());
         }
     }
@@ -71,7 +89,7 @@ pub(crate) fn prepare(inputs: &[Input]) -> Result<Arc<Prepared>, BuildError> {
         }
     }
     let extensions = site.native_extensions();
-    let site_dir = materialize(&site)?;
+    let site_dir = cache_root().join("site-packages").join(hex::encode(site.digest()));
     let mut identity = Sha256::new();
     identity.update(b"late-linked\0");
     identity.update(eryx_libs::FINGERPRINT.as_bytes());
@@ -85,7 +103,7 @@ pub(crate) fn prepare(inputs: &[Input]) -> Result<Arc<Prepared>, BuildError> {
     } else {
         cache::component_key(&identity.finalize())
     };
-    let prepared = Arc::new(Prepared { component_key, site_dir, extensions });
+    let prepared = Arc::new(Prepared { component_key, site_dir, pending: Mutex::new(Some((site, extensions))) });
     memo.lock().unwrap_or_else(|e| e.into_inner()).insert(raw_digest, prepared.clone());
     Ok(prepared)
 }
@@ -147,11 +165,4 @@ fn digest_raw(raw: &[Raw]) -> [u8; 32] {
         hasher.update(Sha256::digest(bytes));
     }
     hasher.finalize().into()
-}
-
-/// Writes the tree into `<cache>/site-packages/<digest>` unless it is there already.
-fn materialize(site: &SitePackages) -> Result<PathBuf, BuildError> {
-    let target = cache_root().join("site-packages").join(hex::encode(site.digest()));
-    install_dir(&target, |staging| site.write_to(staging))?;
-    Ok(target)
 }

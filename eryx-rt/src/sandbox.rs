@@ -176,7 +176,8 @@ impl SandboxBuilder {
         }
         let prepared = late::prepare(&self.inputs)?;
         let (loaded, source) = cache::load(&prepared.component_key, || prepared.link())?;
-        self.instantiate(&loaded, source, Some(&prepared.site_dir))
+        let site_dir = prepared.install_site()?;
+        self.instantiate(&loaded, source, Some(site_dir))
     }
 
     fn instantiate(&self, loaded: &Loaded, source: Source, site_dir: Option<&Path>) -> Result<Sandbox, BuildError> {

@@ -66,6 +66,12 @@ impl SitePackages {
             .collect()
     }
 
+    /// The input (wheel, folder) that provided the extension at `guest_path`, for messages.
+    pub fn origin_of_guest_path(&self, guest_path: &str) -> String {
+        let path = guest_path.strip_prefix(SITE_PACKAGES_GUEST_DIR).unwrap_or(guest_path).trim_start_matches('/');
+        self.files.get(path).map(|(_, origin)| origin.clone()).unwrap_or_default()
+    }
+
     /// SHA-256 over every path and content: equal trees, equal digests, whatever the input order.
     pub fn digest(&self) -> [u8; 32] {
         let mut hasher = Sha256::new();
