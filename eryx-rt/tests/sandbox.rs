@@ -146,3 +146,8 @@ fn sandboxes_do_not_share_state() {
     a.execute("import sys; sys.shared = 1; y = 2").unwrap();
     assert_eq!(b.execute("import sys; print(hasattr(sys, 'shared'), 'y' in globals())").unwrap().stdout, "False False\n");
 }
+
+#[test]
+fn text_is_utf8() {
+    assert_eq!(run("import sys; print('héllo ✓', sys.stdout.encoding)"), "héllo ✓ utf-8\n");
+}

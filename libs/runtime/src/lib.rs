@@ -83,7 +83,7 @@ unsafe fn start_interpreter() -> Result<(), Exception> {
             return Err(failure("RuntimeError", "PyInitConfig_Create failed (out of memory)"));
         }
         let paths = [STDLIB_DIR.as_ptr(), SITE_PACKAGES_DIR.as_ptr()];
-        let ints: [(&CStr, i64); 9] = [
+        let ints: [(&CStr, i64); 10] = [
             (c"isolated", 1),
             (c"use_environment", 0),
             (c"install_signal_handlers", 0),
@@ -94,6 +94,8 @@ unsafe fn start_interpreter() -> Result<(), Exception> {
             (c"safe_path", 1),
             // Output order must match program order: `print` and `os.write(1, ...)` interleave.
             (c"buffered_stdio", 0),
+            // The guest has no locale: text I/O is UTF-8 (PEP 540), as users expect.
+            (c"utf8_mode", 1),
         ];
         let mut ok = ffi::PyInitConfig_SetStr(config, c"home".as_ptr(), c"/usr/local".as_ptr()) == 0
             && ffi::PyInitConfig_SetStrList(config, c"module_search_paths".as_ptr(), paths.len(), paths.as_ptr()) == 0;
