@@ -1,1 +1,177 @@
+//! eryx-build: link the wheels a crate lists in `[package.metadata.eryx]` into an eryx
+//! component at build time, so its binary starts sandboxes with no link step at run time.
+//!
+//! ```toml
+//! # Cargo.toml
+//! [dependencies]
+//! eryx-rt = "…"
+//! [build-dependencies]
+//! eryx-build = "…"
+//!
+//! [package.metadata.eryx]
+//! wheels = [
+//!   { url = "https://example.org/pkg-1.0-cp314-cp314-wasi_0_0_0_wasm32.whl", sha256 = "…" },
+//!   { path = "wheels/mine-0.1-py3-none-any.whl" },
+//! ]
+//! ```
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() {
+//!     eryx_build::Builder::new().run();
+//! }
+//! ```
+//!
+//! ```ignore
+//! // main.rs
+//! let mut sandbox = eryx_rt::Sandbox::from_embedded(eryx_rt::include_component!()).build()?;
+//! ```
+//!
+//! The wheels go through the same parser and the same linker as late linking in eryx-rt
+//! (`eryx_libs`), so a component linked here is byte for byte the one eryx-rt would link.
+//! Outputs (all in `OUT_DIR/eryx/`): `component.wasm` and its SHA-256, `site.tar` (the
+//! site-packages tree, reproducible) and its digest, `preinit.txt`, and `manifest.json`
+//! listing every input with its SHA-256. Same inputs, same bytes.
+//!
+//! Environment: `ERYX_OFFLINE=1` or `CARGO_NET_OFFLINE=true` use only the download cache;
+//! `ERYX_DOWNLOAD_CACHE` moves that cache (default: the user cache folder, `eryx/downloads`);
+//! `ERYX_WHEEL_<NAME>` points the URL wheel of distribution NAME at a local file (still
+//! checked against its sha256); `DOCS_RS` skips all work.
+//!
+//! Build scripts run unoptimised by default, and linking large wheels then takes much longer:
+//! downstream crates should set `[profile.release.build-override] opt-level = 3` (and the
+//! same for `dev`).
 
+mod error;
+mod fetch;
+mod output;
+pub mod table;
+
+use std::path::PathBuf;
+
+pub use error::Error;
+pub use fetch::override_env_var;
+pub use table::{Table, WheelSource};
+
+/// Default cap on one downloaded wheel.
+pub const DEFAULT_MAX_DOWNLOAD_SIZE: u64 = 512 << 20;
+
+/// Configures and runs the build-time link. `Builder::new().run()` is the whole build.rs.
+#[derive(Clone, Debug)]
+pub struct Builder {
+    manifest_dir: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
+    download_cache: Option<PathBuf>,
+    max_download_size: u64,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder { manifest_dir: None, out_dir: None, download_cache: None, max_download_size: DEFAULT_MAX_DOWNLOAD_SIZE }
+    }
+}
+
+/// What a build produced.
+#[derive(Clone, Debug)]
+pub struct Artifacts {
+    /// `OUT_DIR/eryx`.
+    pub dir: PathBuf,
+    /// SHA-256 of the linked component.
+    pub component_sha256: String,
+    /// How many native extensions were linked.
+    pub native_extensions: usize,
+}
+
+impl Builder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The crate folder holding Cargo.toml (default: `CARGO_MANIFEST_DIR`).
+    pub fn manifest_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.manifest_dir = Some(dir.into());
+        self
+    }
+
+    /// Where outputs go (default: `OUT_DIR`).
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// Where downloaded wheels are kept (default: `$ERYX_DOWNLOAD_CACHE`, else the user cache folder).
+    pub fn download_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.download_cache = Some(dir.into());
+        self
+    }
+
+    /// Cap on one downloaded wheel, in bytes.
+    pub fn max_download_size(mut self, bytes: u64) -> Self {
+        self.max_download_size = bytes;
+        self
+    }
+
+    /// Runs the build; on failure reports the error to Cargo and exits the build script.
+    pub fn run(self) {
+        if let Err(error) = self.build() {
+            for line in error.to_string().lines() {
+                println!("cargo::error={line}");
+            }
+            std::process::exit(1);
+        }
+    }
+
+    /// Runs the build and returns what it wrote.
+    pub fn build(self) -> Result<Artifacts, Error> {
+        let env_path = |name: &'static str| std::env::var_os(name).map(PathBuf::from).ok_or(Error::NotInBuildScript(name));
+        let manifest_dir = match self.manifest_dir {
+            Some(dir) => dir,
+            None => env_path("CARGO_MANIFEST_DIR")?,
+        };
+        let out_dir = match self.out_dir {
+            Some(dir) => dir,
+            None => env_path("OUT_DIR")?,
+        }
+        .join("eryx");
+        for var in ["DOCS_RS", "ERYX_OFFLINE", "CARGO_NET_OFFLINE", "ERYX_DOWNLOAD_CACHE"] {
+            println!("cargo:rerun-if-env-changed={var}");
+        }
+        let manifest = manifest_dir.join("Cargo.toml");
+        println!("cargo:rerun-if-changed={}", manifest.display());
+        std::fs::create_dir_all(&out_dir).map_err(error::io(&out_dir))?;
+        if std::env::var_os("DOCS_RS").is_some() {
+            output::write_placeholder(&out_dir)?;
+            return Ok(Artifacts { dir: out_dir, component_sha256: String::new(), native_extensions: 0 });
+        }
+
+        let package = std::env::var("CARGO_PKG_NAME").map_err(|_| Error::NotInBuildScript("CARGO_PKG_NAME"))?;
+        let table = table::read(&manifest, &package)?;
+        let fetcher = fetch::Fetcher {
+            cache_dir: match self.download_cache {
+                Some(dir) => dir,
+                None => default_download_cache(),
+            },
+            offline: offline_reason(),
+            max_size: self.max_download_size,
+        };
+        output::link_and_write(&table, &manifest_dir, &fetcher, &out_dir)
+    }
+}
+
+fn default_download_cache() -> PathBuf {
+    match std::env::var_os("ERYX_DOWNLOAD_CACHE").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("eryx").join("downloads"),
+    }
+}
+
+fn offline_reason() -> Option<String> {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+    if set("ERYX_OFFLINE") {
+        Some("ERYX_OFFLINE is set".into())
+    } else if set("CARGO_NET_OFFLINE") {
+        Some("CARGO_NET_OFFLINE is set".into())
+    } else {
+        None
+    }
+}

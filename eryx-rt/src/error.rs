@@ -21,6 +21,10 @@ pub enum BuildError {
     /// wasmtime rejected the component (it is not valid or cannot be compiled here).
     #[error("cannot compile the component: {0}")]
     Compile(String),
+    /// The component could not be pre-initialised (a pre-initialisation import failed, or
+    /// the snapshot could not be taken).
+    #[error("cannot pre-initialise the component: {0}")]
+    Preinit(String),
     /// The component could not be instantiated (missing import, start-up trap).
     #[error("cannot instantiate the component: {0}")]
     Instantiate(String),
@@ -30,6 +34,9 @@ pub enum BuildError {
     /// `from_embedded` was called but the binary embeds no component.
     #[error("no component is embedded in this binary: call eryx_build from build.rs and eryx_rt::include_component!() (see eryx-build's docs)")]
     NothingEmbedded,
+    /// Wheels or extensions were added to a builder made by `from_embedded`.
+    #[error("an embedded component is linked at build time: list extra wheels in [package.metadata.eryx] instead of adding them at run time")]
+    EmbeddedWithInputs,
 }
 
 fn origins_note(origins: &[(String, String)]) -> String {

@@ -15,6 +15,6 @@ pub mod site;
 pub mod wheel;
 
 pub use base::{BaseLibraries, FINGERPRINT, SITE_PACKAGES_GUEST_DIR, STDLIB_GUEST_DIR};
-pub use link::{LinkError, NativeExtension, link_component};
+pub use link::{LinkError, NativeExtension, link_calls, link_component};
 pub use site::SitePackages;
 pub use wheel::{Wheel, WheelError, normalize_name};

@@ -6,6 +6,7 @@
 //! inputs: extensions are sorted by path, so the same set gives the same bytes in any order.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::base::BaseLibraries;
 
@@ -44,8 +45,17 @@ pub enum LinkError {
     Linker { details: String },
 }
 
+static LINK_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many times this process has called [`link_component`]: lets a program (and its tests)
+/// show that a path, such as an embedded component, links nothing at run time.
+pub fn link_calls() -> usize {
+    LINK_CALLS.load(Ordering::Relaxed)
+}
+
 /// Links `extensions` with the base libraries into a component (the base component when empty).
 pub fn link_component(base: &BaseLibraries, extensions: &[NativeExtension]) -> Result<Vec<u8>, LinkError> {
+    LINK_CALLS.fetch_add(1, Ordering::Relaxed);
     let mut sorted = BTreeMap::new();
     for extension in extensions {
         check_extension(extension)?;

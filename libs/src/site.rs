@@ -83,17 +83,22 @@ impl SitePackages {
         hasher.finalize().into()
     }
 
-    /// Writes the tree under `dir` (which must exist and be empty), extension files empty.
+    /// The files as they are installed, sorted by path: extension files are empty.
+    pub fn installed_files(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.files.iter().map(|(path, (bytes, _))| {
+            let contents: &[u8] = if is_native_extension(path) { &[] } else { bytes };
+            (path.as_str(), contents)
+        })
+    }
+
+    /// Writes the tree under `dir` (which must exist and be empty).
     pub fn write_to(&self, dir: &Path) -> std::io::Result<()> {
-        for (path, (bytes, _)) in &self.files {
+        for (path, contents) in self.installed_files() {
             let target = dir.join(path);
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent)?;
             }
-            let mut file = std::fs::File::create(&target)?;
-            if !is_native_extension(path) {
-                file.write_all(bytes)?;
-            }
+            std::fs::File::create(&target)?.write_all(contents)?;
         }
         Ok(())
     }

@@ -1,0 +1,101 @@
+//! The `[package.metadata.eryx]` table of the crate being built, read with cargo_metadata.
+//!
+//! ```toml
+//! [package.metadata.eryx]
+//! wheels = [
+//!   { url = "https://example.org/pkg-1.0-cp314-cp314-wasi_0_0_0_wasm32.whl", sha256 = "…" },
+//!   { path = "wheels/mine-0.1-py3-none-any.whl" },
+//! ]
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// Where one wheel comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WheelSource {
+    /// Downloaded (HTTPS; plain HTTP only from a loopback address) and checked against `sha256`.
+    Url { url: String, sha256: String },
+    /// A local file (relative paths are relative to the crate's folder), checked when `sha256` is given.
+    Path { path: PathBuf, sha256: Option<String> },
+}
+
+/// The parsed table.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    pub wheels: Vec<WheelSource>,
+    /// Modules to import before a pre-initialised snapshot is taken.
+    pub preinit: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    #[serde(default)]
+    wheels: Vec<serde_json::Value>,
+    #[serde(default)]
+    preinit: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWheel {
+    url: Option<String>,
+    path: Option<PathBuf>,
+    sha256: Option<String>,
+}
+
+/// Reads the table of the package `package` whose manifest is `manifest` (absent table: empty).
+pub fn read(manifest: &Path, package: &str) -> Result<Table, Error> {
+    let metadata = cargo_metadata::MetadataCommand::new()
+        .manifest_path(manifest)
+        .no_deps()
+        .exec()
+        .map_err(|e| Error::Metadata(e.to_string()))?;
+    let package = metadata
+        .packages
+        .iter()
+        .find(|p| p.name.as_str() == package && p.manifest_path.as_std_path() == manifest)
+        .ok_or_else(|| Error::Metadata(format!("package {package} not found for {}", manifest.display())))?;
+    match package.metadata.get("eryx") {
+        None => Ok(Table::default()),
+        Some(value) => parse(manifest, value),
+    }
+}
+
+/// Parses the `eryx` metadata value; `manifest` is used for messages and relative paths.
+pub fn parse(manifest: &Path, value: &serde_json::Value) -> Result<Table, Error> {
+    let table_error = |message: String| Error::Table { manifest: manifest.to_path_buf(), message };
+    let raw: RawTable = serde_json::from_value(value.clone()).map_err(|e| table_error(e.to_string()))?;
+    let root = manifest.parent().unwrap_or(Path::new("."));
+    let mut wheels = Vec::new();
+    for (index, value) in raw.wheels.into_iter().enumerate() {
+        let entry_error = |message: String| Error::Entry { manifest: manifest.to_path_buf(), index, message };
+        let entry: RawWheel = serde_json::from_value(value).map_err(|e| entry_error(e.to_string()))?;
+        if let Some(sha256) = &entry.sha256
+            && (sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(entry_error(format!("sha256 {sha256:?} is not 64 hexadecimal digits")));
+        }
+        let sha256 = entry.sha256.map(|s| s.to_ascii_lowercase());
+        wheels.push(match (entry.url, entry.path) {
+            (Some(_), Some(_)) => return Err(entry_error("give either `url` or `path`, not both".into())),
+            (None, None) => return Err(entry_error("give `url` (with `sha256`) or `path`".into())),
+            (Some(url), None) => {
+                let sha256 = sha256.ok_or_else(|| entry_error(format!("`url` {url} needs a `sha256` to pin it")))?;
+                WheelSource::Url { url, sha256 }
+            }
+            (None, Some(path)) => {
+                let path = root.join(path);
+                if !path.is_file() {
+                    return Err(entry_error(format!("`path` {} does not exist", path.display())));
+                }
+                WheelSource::Path { path, sha256 }
+            }
+        });
+    }
+    Ok(Table { wheels, preinit: raw.preinit })
+}

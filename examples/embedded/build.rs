@@ -1,0 +1,3 @@
+fn main() {
+    eryx_build::Builder::new().run();
+}

@@ -1,0 +1,225 @@
+//! eryx-build end to end: the example crate in `examples/embedded` is copied to a scratch
+//! folder and built with cargo, its URL wheel served by a real HTTP server on loopback.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sha2::{Digest, Sha256};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A loopback HTTP server serving the fixture wheels; counts the requests it answered.
+struct WheelServer {
+    port: u16,
+    requests: Arc<AtomicUsize>,
+}
+
+impl WheelServer {
+    fn start() -> WheelServer {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let port = server.server_addr().to_ip().unwrap().port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        std::thread::spawn(move || {
+            for request in server.incoming_requests() {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let name = request.url().trim_start_matches('/').to_string();
+                let file = repo().join("tests/fixtures/wheels").join(&name);
+                let response = match (name.contains('/') || name.contains(".."), std::fs::read(&file)) {
+                    (false, Ok(bytes)) => tiny_http::Response::from_data(bytes).boxed(),
+                    _ => tiny_http::Response::from_string("not found").with_status_code(404).boxed(),
+                };
+                let _ = request.respond(response);
+            }
+        });
+        WheelServer { port, requests }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// A copy of the example crate whose URL points at `port`, with its own download cache.
+struct Example {
+    dir: tempfile::TempDir,
+    downloads: tempfile::TempDir,
+}
+
+impl Example {
+    fn new(port: u16, edit: impl Fn(String) -> String) -> Example {
+        let dir = tempfile::tempdir().unwrap();
+        let source = repo().join("examples/embedded");
+        for file in ["Cargo.toml", "build.rs", "src/main.rs"] {
+            let target = dir.path().join(file);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            let mut text = std::fs::read_to_string(source.join(file)).unwrap();
+            if file == "Cargo.toml" {
+                let root = repo().display().to_string();
+                text = text
+                    .replace("../../", &format!("{root}/"))
+                    .replace("http://127.0.0.1:8731/", &format!("http://127.0.0.1:{port}/"));
+                text = edit(text);
+            }
+            std::fs::write(target, text).unwrap();
+        }
+        Example { dir, downloads: tempfile::tempdir().unwrap() }
+    }
+
+    fn cargo(&self, args: &[&str], envs: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(env!("CARGO"));
+        command
+            .args(args)
+            .arg("--manifest-path")
+            .arg(self.dir.path().join("Cargo.toml"))
+            // Shared by every test: dependencies (wasmtime) are compiled once.
+            .env("CARGO_TARGET_DIR", repo().join("target/example-build"))
+            .env("ERYX_DOWNLOAD_CACHE", self.downloads.path())
+            .env_remove("ERYX_OFFLINE")
+            .env_remove("CARGO_NET_OFFLINE");
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    }
+
+    fn build(&self, envs: &[(&str, &str)]) -> Output {
+        self.cargo(&["build", "--release", "-v"], envs)
+    }
+
+    fn clean(&self) {
+        let out = self.cargo(&["clean", "--release", "-p", "eryx-embedded-example"], &[]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+
+    /// `OUT_DIR/eryx` of the last build of this copy.
+    fn outputs(&self) -> PathBuf {
+        let build = repo().join("target/example-build/release/build");
+        let manifest = self.dir.path().join("Cargo.toml");
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(build).unwrap().flatten() {
+            let out = entry.path().join("out/eryx/manifest.json");
+            let root = entry.path().join("root-output");
+            let for_us = std::fs::read_to_string(entry.path().join("output"))
+                .is_ok_and(|o| o.contains(&manifest.display().to_string()));
+            if out.exists() && for_us && root.exists() {
+                found.push(entry.path().join("out/eryx"));
+            }
+        }
+        assert_eq!(found.len(), 1, "one build output for {}: {found:?}", manifest.display());
+        found.pop().unwrap()
+    }
+
+    fn run(&self, code: Option<&str>) -> Output {
+        let binary = repo().join("target/example-build/release/eryx-embedded-example");
+        Command::new(binary).args(code).output().unwrap()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_success(out: &Output) {
+    assert!(out.status.success(), "build failed:\n{}", text(&out.stderr));
+}
+
+#[test]
+fn embedded_component_end_to_end() {
+    let server = WheelServer::start();
+    let example = Example::new(server.port, |t| t);
+    assert_success(&example.build(&[]));
+    assert_eq!(server.requests(), 1, "the URL wheel is downloaded once");
+
+    // The binary runs both extensions from the embedded component and links nothing.
+    let out = example.run(None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "5 hello, embedded\n");
+    assert!(text(&out.stderr).contains("link calls in this process: 0"), "{}", text(&out.stderr));
+
+    // A no-op rebuild does not rerun the build script (so links nothing, downloads nothing).
+    let out = example.build(&[]);
+    assert_success(&out);
+    let log = text(&out.stderr);
+    assert!(!log.contains("build-script-build`"), "the build script ran again:\n{log}");
+    assert!(log.contains("Fresh eryx-embedded-example"), "{log}");
+
+    // A clean rebuild gives the same bytes; offline with a warm download cache works.
+    let outputs = example.outputs();
+    let before: Vec<Vec<u8>> = ["component.wasm", "site.tar", "manifest.json"]
+        .iter()
+        .map(|f| std::fs::read(outputs.join(f)).unwrap())
+        .collect();
+    example.clean();
+    assert_success(&example.build(&[("ERYX_OFFLINE", "1")]));
+    assert_eq!(server.requests(), 1, "offline builds do not download");
+    let outputs = example.outputs();
+    for (file, old) in ["component.wasm", "site.tar", "manifest.json"].iter().zip(&before) {
+        let new = std::fs::read(outputs.join(file)).unwrap();
+        assert!(&new == old, "{file} differs after a clean rebuild");
+    }
+
+    // The manifest lists every input with its SHA-256.
+    let manifest: serde_json::Value = serde_json::from_slice(&before[2]).unwrap();
+    let wheels = manifest["wheels"].as_array().unwrap();
+    assert_eq!(wheels.len(), 2);
+    for wheel in wheels {
+        assert_eq!(wheel["sha256"].as_str().unwrap().len(), 64);
+    }
+    let component_sha = hex::encode(Sha256::digest(&before[0]));
+    assert_eq!(manifest["component_sha256"], component_sha);
+}
+
+#[test]
+fn wrong_sha256_fails_naming_the_wheel_and_both_hashes() {
+    let server = WheelServer::start();
+    let wrong = "0".repeat(64);
+    let example = Example::new(server.port, |t| {
+        let start = t.find("sha256 = \"").unwrap() + "sha256 = \"".len();
+        format!("{}{wrong}{}", &t[..start], &t[start + 64..])
+    });
+    let out = example.build(&[]);
+    assert!(!out.status.success());
+    let log = text(&out.stderr);
+    let actual = hex::encode(Sha256::digest(
+        std::fs::read(repo().join("tests/fixtures/wheels/eryx_test_rust-0.1.0-cp314-cp314-wasi_0_0_0_wasm32.whl")).unwrap(),
+    ));
+    assert!(log.contains("eryx_test_rust-0.1.0"), "{log}");
+    assert!(log.contains(&wrong) && log.contains(&actual), "both hashes are named:\n{log}");
+    assert_eq!(std::fs::read_dir(example.downloads.path()).unwrap().filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "whl")).count(), 0, "nothing kept");
+}
+
+#[test]
+fn offline_with_a_cold_cache_says_how_to_fix_it() {
+    let server = WheelServer::start();
+    let example = Example::new(server.port, |t| t);
+    let out = example.build(&[("CARGO_NET_OFFLINE", "true")]);
+    assert!(!out.status.success());
+    let log = text(&out.stderr);
+    assert!(log.contains("offline build"), "{log}");
+    assert!(log.contains("build once with network access"), "{log}");
+    assert!(log.contains("ERYX_WHEEL_ERYX_TEST_RUST"), "{log}");
+    assert_eq!(server.requests(), 0);
+}
+
+#[test]
+fn malformed_tables_point_at_the_entry() {
+    let manifest = Path::new("/crate/Cargo.toml");
+    let cases = [
+        (r#"{"wheels": [{"url": "https://x/a.whl"}]}"#, "wheels[0]", "needs a `sha256`"),
+        (r#"{"wheels": [{"path": "a.whl", "url": "https://x/a.whl", "sha256": "00"}]}"#, "wheels[0]", "not 64 hexadecimal"),
+        (r#"{"wheels": [{"path": "a.whl", "url": "https://x/a.whl"}]}"#, "wheels[0]", "not both"),
+        (r#"{"wheels": [{"path": "missing.whl"}]}"#, "wheels[0]", "does not exist"),
+        (r#"{"wheels": [{"pth": "a.whl"}]}"#, "wheels[0]", "unknown field `pth`"),
+        (r#"{"wheel": []}"#, "package.metadata.eryx", "unknown field `wheel`"),
+    ];
+    for (json, place, message) in cases {
+        let value: serde_json::Value = serde_json::from_str(json).unwrap();
+        let error = eryx_build::table::parse(manifest, &value).unwrap_err().to_string();
+        assert!(error.contains(place) && error.contains(message), "{json}: {error}");
+    }
+}
