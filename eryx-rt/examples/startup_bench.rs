@@ -1,63 +1,126 @@
-//! Start-up benchmark of the base sandbox: prints medians.
+//! Start-up benchmark of the base sandbox: prints medians, with and without the pre-initialised
+//! snapshot, in one run.
 //!
 //! `cargo run --release -p eryx-rt --example startup_bench [-- ROUNDS]`
 //!
-//! * warm process: sandbox creation (in-memory cache hit), first execute of `pass` in a new
-//!   sandbox (Python's start-up), and a warm execute of `pass`;
+//! For each mode (no snapshot: Python starts on the first execute; the default snapshot; a
+//! snapshot that also imported json, decimal and asyncio):
+//!
+//! * warm process: sandbox creation (in-memory cache hit), the first execute of `pass` in a new
+//!   sandbox, the first execute of `import json, decimal, asyncio` in a new sandbox, and a warm
+//!   execute of `pass`;
 //! * fresh process: the same binary re-run as a child for each round, timing from `main` to
 //!   a ready sandbox (on-disk cache hit) and to the first result.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use eryx_rt::Sandbox;
+use eryx_rt::{Sandbox, SandboxBuilder};
 
-fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("--child") {
-        return child();
-    }
-    let rounds: usize = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(15);
-    let started = Instant::now();
-    Sandbox::builder().build()?.execute("pass").map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("warm-up (may compile the component once per machine): {:?}", started.elapsed());
+const IMPORTS: &str = "import json, decimal, asyncio";
 
-    let (mut create, mut first, mut warm) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        let t = Instant::now();
-        let mut sandbox = Sandbox::builder().build()?;
-        create.push(t.elapsed());
-        let t = Instant::now();
-        sandbox.execute("pass").map_err(|e| anyhow::anyhow!("{e}"))?;
-        first.push(t.elapsed());
-        for _ in 0..20 {
-            let t = Instant::now();
-            sandbox.execute("pass").map_err(|e| anyhow::anyhow!("{e}"))?;
-            warm.push(t.elapsed());
+#[derive(Clone, Copy)]
+enum Mode {
+    NoSnapshot,
+    Snapshot,
+    SnapshotWithImports,
+}
+
+impl Mode {
+    const ALL: [Mode; 3] = [Mode::NoSnapshot, Mode::Snapshot, Mode::SnapshotWithImports];
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::NoSnapshot => "no-snapshot",
+            Mode::Snapshot => "snapshot",
+            Mode::SnapshotWithImports => "snapshot+imports",
         }
     }
-    println!("warm process, {rounds} rounds:");
-    println!("  sandbox creation        median {:>10.3?}", median(&mut create));
-    println!("  first execute `pass`    median {:>10.3?}", median(&mut first));
-    println!("  warm execute `pass`     median {:>10.3?}", median(&mut warm));
 
-    let (mut ready, mut result) = (Vec::new(), Vec::new());
-    for _ in 0..rounds.min(10) {
-        let out = Command::new(std::env::current_exe()?).arg("--child").output()?;
-        anyhow::ensure!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
-        let text = String::from_utf8(out.stdout)?;
-        let mut numbers = text.split_whitespace().map(|n| n.parse::<u64>().map(Duration::from_micros));
-        ready.push(numbers.next().unwrap()?);
-        result.push(numbers.next().unwrap()?);
+    fn builder(self) -> SandboxBuilder {
+        match self {
+            Mode::NoSnapshot => Sandbox::builder().preinit(false),
+            Mode::Snapshot => Sandbox::builder().preinit(true),
+            Mode::SnapshotWithImports => Sandbox::builder().with_preinit_imports(["json", "decimal", "asyncio"]),
+        }
     }
-    println!("fresh process (on-disk cache hit), {} rounds:", ready.len());
-    println!("  main → sandbox ready    median {:>10.3?}", median(&mut ready));
-    println!("  main → first result     median {:>10.3?}", median(&mut result));
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("--child") {
+        let mode = args.next().unwrap_or_default();
+        let mode = Mode::ALL.into_iter().find(|m| m.name() == mode).ok_or_else(|| anyhow::anyhow!("no mode {mode}"))?;
+        return child(mode);
+    }
+    let rounds: usize = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(15);
+    for mode in Mode::ALL {
+        let started = Instant::now();
+        mode.builder().build()?.execute("pass").map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("[{}] warm-up (may compile or snapshot the component once per machine): {:?}", mode.name(), started.elapsed());
+    }
+    println!();
+    let mut table = Vec::new();
+    for mode in Mode::ALL {
+        let (mut create, mut first, mut imports, mut warm) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let mut sandbox = mode.builder().build()?;
+            create.push(t.elapsed());
+            let t = Instant::now();
+            sandbox.execute("pass").map_err(|e| anyhow::anyhow!("{e}"))?;
+            first.push(t.elapsed());
+            for _ in 0..20 {
+                let t = Instant::now();
+                sandbox.execute("pass").map_err(|e| anyhow::anyhow!("{e}"))?;
+                warm.push(t.elapsed());
+            }
+            let mut sandbox = mode.builder().build()?;
+            let t = Instant::now();
+            sandbox.execute(IMPORTS).map_err(|e| anyhow::anyhow!("{e}"))?;
+            imports.push(t.elapsed());
+        }
+        let (mut ready, mut result) = (Vec::new(), Vec::new());
+        for _ in 0..rounds.min(10) {
+            let out = Command::new(std::env::current_exe()?).args(["--child", mode.name()]).output()?;
+            anyhow::ensure!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
+            let text = String::from_utf8(out.stdout)?;
+            let mut numbers = text.split_whitespace().map(|n| n.parse::<u64>().map(Duration::from_micros));
+            ready.push(numbers.next().unwrap()?);
+            result.push(numbers.next().unwrap()?);
+        }
+        table.push((
+            mode.name(),
+            [median(&mut create), median(&mut first), median(&mut imports), median(&mut warm), median(&mut ready), median(&mut result)],
+        ));
+    }
+    println!("medians over {rounds} rounds (fresh process: {} rounds, on-disk cache hit)", rounds.min(10));
+    let rows = [
+        "sandbox creation",
+        "first execute `pass`",
+        "first execute `import json, decimal, asyncio`",
+        "warm execute `pass`",
+        "fresh process: main -> sandbox ready",
+        "fresh process: main -> first result",
+    ];
+    print!("{:<46}", "");
+    for (name, _) in &table {
+        print!("{name:>18}");
+    }
+    println!();
+    for (row, label) in rows.iter().enumerate() {
+        print!("{label:<46}");
+        for (_, values) in &table {
+            print!("{:>18}", format!("{:.3?}", values[row]));
+        }
+        println!();
+    }
     Ok(())
 }
 
-fn child() -> anyhow::Result<()> {
+fn child(mode: Mode) -> anyhow::Result<()> {
     let t = Instant::now();
-    let mut sandbox = Sandbox::builder().build()?;
+    let mut sandbox = mode.builder().build()?;
     let ready = t.elapsed();
     sandbox.execute("print('hi')").map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{} {}", ready.as_micros(), t.elapsed().as_micros());

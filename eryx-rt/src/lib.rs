@@ -32,6 +32,7 @@ mod engine;
 mod error;
 mod late;
 mod output;
+mod preinit;
 mod sandbox;
 mod stdlib;
 

@@ -100,6 +100,8 @@ pub struct SandboxBuilder {
     pub(crate) fuel: Option<u64>,
     pub(crate) output_limit: usize,
     pub(crate) inputs: Vec<Input>,
+    /// Modules imported before the snapshot is taken (`None`: no snapshot, see [`crate::preinit`]).
+    pub(crate) preinit_imports: Option<Vec<String>>,
 }
 
 impl Default for SandboxBuilder {
@@ -110,6 +112,7 @@ impl Default for SandboxBuilder {
             fuel: None,
             output_limit: DEFAULT_OUTPUT_LIMIT,
             inputs: Vec::new(),
+            preinit_imports: (!crate::preinit::disabled_by_env()).then(Vec::new),
         }
     }
 }
@@ -167,15 +170,43 @@ impl SandboxBuilder {
         self
     }
 
+    /// Modules to import before the snapshot of the component is taken, so that sandboxes
+    /// start with them in `sys.modules` (code still writes `import json` to use one). The
+    /// snapshot is made once per machine and list (cached on disk like compiled code); a
+    /// module that fails to import makes `build` fail. Turns snapshots on if they were off.
+    pub fn with_preinit_imports<I: IntoIterator<Item = S>, S: Into<String>>(mut self, modules: I) -> Self {
+        self.preinit_imports = Some(modules.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether sandboxes start from a pre-initialised snapshot (Python already started): on by
+    /// default, unless the environment variable `ERYX_NO_PREINIT=1` is set. Off, every
+    /// sandbox starts Python on its first `execute` (about half a second).
+    pub fn preinit(mut self, enabled: bool) -> Self {
+        self.preinit_imports = match (enabled, self.preinit_imports.take()) {
+            (true, imports) => Some(imports.unwrap_or_default()),
+            (false, _) => None,
+        };
+        self
+    }
+
     /// Creates the sandbox. Without extensions this uses the pre-linked base component;
     /// with them, a component linked for exactly this set (cached in memory and on disk).
     pub fn build(self) -> Result<Sandbox, BuildError> {
         if self.inputs.is_empty() {
-            let (loaded, source) = cache::load(&embedded::base_component_key(), || Ok(embedded::base_component()))?;
+            let imports = self.preinit_imports.as_deref();
+            let (loaded, source) =
+                crate::preinit::load(&embedded::base_component_key(), imports, None, || Ok(embedded::base_component()))?;
             return self.instantiate(&loaded, source, None);
         }
         let prepared = late::prepare(&self.inputs)?;
-        let (loaded, source) = cache::load(&prepared.component_key, || prepared.link())?;
+        let imports = self.preinit_imports.as_deref();
+        let (loaded, source) = crate::preinit::load(&prepared.component_key, imports, Some(&prepared.site_dir), || {
+            let wasm = prepared.link()?;
+            // A snapshot imports from site-packages: the tree must be in place first.
+            prepared.install_site()?;
+            Ok(wasm)
+        })?;
         let site_dir = prepared.install_site()?;
         self.instantiate(&loaded, source, Some(site_dir))
     }
@@ -187,6 +218,7 @@ impl SandboxBuilder {
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(stdout.clone()).stderr(stderr.clone());
         wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        wasi.monotonic_clock(crate::preinit::SandboxMonotonicClock::new());
         let stdlib = crate::stdlib::stdlib_dir()?;
         let mount = |wasi: &mut WasiCtxBuilder, host: &Path, guest: &str| {
             wasi.preopened_dir(host, guest, FsPerms::ReadOnly)

@@ -62,3 +62,20 @@ def import_modules(names):
     finally:
         _flush()
     return None
+
+
+def after_restore(_):
+    """First call in an instance restored from a snapshot taken after `import_modules`.
+
+    Everything the snapshot holds is shared by every sandbox made from it, so what must differ
+    between sandboxes is renewed here from this sandbox's own WASI context: the pseudo-random
+    generators seeded at import time are seeded again from os.urandom. (str/bytes hash
+    randomisation cannot be renewed: the interpreter's dicts were built with the secret.)
+    """
+    random = sys.modules.get("random")
+    if random is not None:
+        random._inst.seed()
+    tempfile = sys.modules.get("tempfile")
+    if tempfile is not None:
+        tempfile._name_sequence = None
+    return None

@@ -1,10 +1,10 @@
-//! The few CPython 3.14 C-API functions the runtime needs, declared by hand.
+//! The few CPython 3.14 C-API (and wasi-libc) functions the runtime needs, declared by hand.
 //!
 //! They are resolved against `libpython3.14.so` when the component is linked. Only opaque
 //! pointers cross this boundary (PEP 741's `PyInitConfig` included), so no struct layout
 //! of CPython is assumed here.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, c_void};
 
 #[repr(C)]
 pub struct PyObject {
@@ -56,4 +56,9 @@ unsafe extern "C" {
     pub fn PyErr_Clear();
     pub fn Py_DecRef(object: *mut PyObject);
     pub static mut _Py_NoneStruct: PyObject;
+
+    // wasi-libc.
+    pub fn fflush(stream: *mut c_void) -> c_int;
+    /// Closes every descriptor (preopens and stdio too); libc reopens them lazily.
+    pub fn __wasilibc_reset_preopens();
 }

@@ -28,20 +28,51 @@ const BOOTSTRAP: &str = include_str!("bootstrap.py");
 thread_local! {
     /// The bootstrap module's namespace once the interpreter runs (the guest is single-threaded).
     static BOOTSTRAP_NAMESPACE: Cell<*mut ffi::PyObject> = const { Cell::new(ptr::null_mut()) };
+    /// Set at the end of `init`, which is where a snapshot is taken: the next call into the
+    /// guest may run in a restored copy of this instance, which needs state of its own.
+    static RESUME_PENDING: Cell<bool> = const { Cell::new(false) };
 }
 
 struct Runtime;
 
 impl Guest for Runtime {
     fn init(modules: Vec<String>) -> Result<(), Exception> {
-        let namespace = interpreter()?;
-        call(namespace, c"import_modules", &modules.join("\n"))
+        let namespace = resumed_interpreter()?;
+        let result = call(namespace, c"import_modules", &modules.join("\n"));
+        prepare_for_snapshot();
+        result
     }
 
     fn execute(code: String) -> Result<(), Exception> {
-        let namespace = interpreter()?;
+        let namespace = resumed_interpreter()?;
         call(namespace, c"execute", &code)
     }
+}
+
+/// The interpreter, after the fix-ups that a snapshot needs when this is its first use.
+fn resumed_interpreter() -> Result<*mut ffi::PyObject, Exception> {
+    let namespace = interpreter()?;
+    if RESUME_PENDING.replace(false) {
+        call(namespace, c"after_restore", "")?;
+    }
+    Ok(namespace)
+}
+
+/// Leaves no WASI handle in linear memory, so that a snapshot taken now holds none.
+///
+/// Resource handles (preopened directories, stdio streams, open files) are indices into the
+/// instance's handle table, which a snapshot does not keep: a restored instance that used the
+/// indices would reach nothing, or another sandbox's resource. wasi-libc closes every
+/// descriptor here (preopens and stdio included) and opens the preopens and stdio again, from
+/// the running instance's own WASI context, on first use.
+fn prepare_for_snapshot() {
+    // SAFETY: single-threaded guest; `fflush(NULL)` flushes every C stream, and no descriptor
+    // is in use across the reset (Python's own stdio objects only hold the numbers 0-2).
+    unsafe {
+        ffi::fflush(ptr::null_mut());
+        ffi::__wasilibc_reset_preopens();
+    }
+    RESUME_PENDING.set(true);
 }
 
 export!(Runtime);
