@@ -33,6 +33,9 @@ pub(crate) struct Prepared {
     pub(crate) component_key: String,
     pub(crate) site_dir: PathBuf,
     pending: Mutex<Option<(SitePackages, Vec<NativeExtension>)>>,
+    /// The extensions, once the tree is installed: other components of the same inputs (a
+    /// snapshot with another import list, or none) link them again.
+    installed_extensions: Mutex<Vec<NativeExtension>>,
 }
 
 impl Prepared {
@@ -40,7 +43,10 @@ impl Prepared {
     pub(crate) fn link(&self) -> Result<Vec<u8>, BuildError> {
         let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let Some((site, extensions)) = pending.as_ref() else {
-            unreachable!("a component is linked before its sandbox's tree is installed")
+            // These inputs linked before, so they link again: no origins are needed.
+            let extensions = self.installed_extensions.lock().unwrap_or_else(|e| e.into_inner());
+            return eryx_libs::link_component(base_libraries(), &extensions)
+                .map_err(|error| BuildError::Link { error, origins: Vec::new() });
         };
         eryx_libs::link_component(base_libraries(), extensions).map_err(|error| BuildError::Link {
             error,
@@ -53,7 +59,8 @@ impl Prepared {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((site, _)) = pending.as_ref() {
             install_dir(&self.site_dir, |staging| site.write_to(staging))?;
-            *pending = None;
+            let (_, extensions) = pending.take().expect("checked above");
+            *self.installed_extensions.lock().unwrap_or_else(|e| e.into_inner()) = extensions;
         }
         Ok(&self.site_dir)
     }
@@ -103,7 +110,12 @@ pub(crate) fn prepare(inputs: &[Input]) -> Result<Arc<Prepared>, BuildError> {
     } else {
         cache::component_key(&identity.finalize())
     };
-    let prepared = Arc::new(Prepared { component_key, site_dir, pending: Mutex::new(Some((site, extensions))) });
+    let prepared = Arc::new(Prepared {
+        component_key,
+        site_dir,
+        pending: Mutex::new(Some((site, extensions))),
+        installed_extensions: Mutex::new(Vec::new()),
+    });
     memo.lock().unwrap_or_else(|e| e.into_inner()).insert(raw_digest, prepared.clone());
     Ok(prepared)
 }
