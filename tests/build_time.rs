@@ -77,7 +77,7 @@ impl Example {
             .arg("--manifest-path")
             .arg(self.dir.path().join("Cargo.toml"))
             // Shared by every test: dependencies (wasmtime) are compiled once.
-            .env("CARGO_TARGET_DIR", repo().join("target/example-build"))
+            .env("CARGO_TARGET_DIR", repo().join("target"))
             .env("ERYX_DOWNLOAD_CACHE", self.downloads.path())
             .env_remove("ERYX_OFFLINE")
             .env_remove("CARGO_NET_OFFLINE");
@@ -98,7 +98,7 @@ impl Example {
 
     /// `OUT_DIR/eryx` of the last build of this copy.
     fn outputs(&self) -> PathBuf {
-        let build = repo().join("target/example-build/release/build");
+        let build = repo().join("target/release/build");
         let manifest = self.dir.path().join("Cargo.toml");
         let mut found = Vec::new();
         for entry in std::fs::read_dir(build).unwrap().flatten() {
@@ -115,7 +115,7 @@ impl Example {
     }
 
     fn run(&self, code: Option<&str>) -> Output {
-        let binary = repo().join("target/example-build/release/eryx-embedded-example");
+        let binary = repo().join("target/release/eryx-embedded-example");
         Command::new(binary).args(code).output().unwrap()
     }
 }
@@ -142,11 +142,15 @@ fn embedded_component_end_to_end() {
     assert!(text(&out.stderr).contains("link calls in this process: 0"), "{}", text(&out.stderr));
 
     // A no-op rebuild does not rerun the build script (so links nothing, downloads nothing).
+    let component = example.outputs().join("component.wasm");
+    let modified = std::fs::metadata(&component).unwrap().modified().unwrap();
     let out = example.build(&[]);
     assert_success(&out);
     let log = text(&out.stderr);
-    assert!(!log.contains("build-script-build`"), "the build script ran again:\n{log}");
-    assert!(log.contains("Fresh eryx-embedded-example"), "{log}");
+    let reran = log.lines().any(|l| l.contains("Running") && l.contains("/eryx-embedded-example-") && l.contains("build-script-build"));
+    assert!(!reran, "the build script ran again:\n{log}");
+    assert_eq!(std::fs::metadata(&component).unwrap().modified().unwrap(), modified);
+    assert_eq!(server.requests(), 1);
 
     // A clean rebuild gives the same bytes; offline with a warm download cache works.
     let outputs = example.outputs();
