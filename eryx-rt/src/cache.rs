@@ -2,10 +2,10 @@
 //!
 //! Compiling a component with Cranelift takes seconds; loading precompiled code takes
 //! milliseconds. Entries are keyed by a SHA-256 over everything that changes the compiled
-//! code (see [`component_key`]). On disk an entry is `<key>.cwasm` followed by a BLAKE3
-//! checksum of it: an entry whose checksum does not match (truncated, corrupt) or that this
-//! engine rejects (another wasmtime, another CPU) is compiled again and replaced, never
-//! trusted. Writes go through a temporary file and an atomic rename, so a reader sees a
+//! code (see [`component_key`]). On disk an entry is `<key>.cwasm` and its checksum
+//! `<key>.cwasm.xxh3`: an entry whose checksum is missing or does not match (truncated,
+//! corrupt) or that this engine rejects (another wasmtime, another CPU) is compiled again and
+//! replaced, never trusted. Writes go through a temporary file and an atomic rename, so a reader sees a
 //! whole entry or none, and two processes filling one key both leave a good entry.
 
 use std::collections::HashMap;
@@ -19,8 +19,6 @@ use wasmtime::component::Component;
 use crate::engine::{config_fingerprint, engine};
 use crate::error::BuildError;
 use crate::sandbox::Loaded;
-
-const CHECKSUM_LEN: usize = 32;
 
 /// The cache folder: `$ERYX_CACHE_DIR`, else the user cache folder (`$XDG_CACHE_HOME/eryx`
 /// or `~/.cache/eryx` on Linux). `None` when neither exists: then nothing is kept on disk.
@@ -88,38 +86,59 @@ pub(crate) fn load(
 }
 
 /// Reads and checks a disk entry; a bad one is removed so that it is rebuilt.
+///
+/// The code is memory-mapped, not read: its checksum (XXH3-128 in `<key>.cwasm.xxh3`,
+/// written after the code) is computed over the mapping, and wasmtime maps the same file, so
+/// a 40 MB entry loads in milliseconds. A missing or different checksum means the entry is
+/// incomplete or damaged.
 fn read_entry(path: &Path) -> Option<Component> {
-    let bytes = std::fs::read(path).ok()?;
-    let checked = bytes.len().checked_sub(CHECKSUM_LEN).and_then(|split| {
-        let (code, checksum) = bytes.split_at(split);
-        (blake3::hash(code).as_bytes() == checksum).then_some(code)
-    });
-    let Some(code) = checked else {
-        tracing::warn!(path = %path.display(), "corrupt compiled-component cache entry; compiling again");
+    let started = std::time::Instant::now();
+    let sidecar = checksum_path(path);
+    let expected = std::fs::read(&sidecar).ok();
+    let file = std::fs::File::open(path).ok()?;
+    // SAFETY: cache entries are only ever replaced by rename, never written in place, so the
+    // mapped file does not change under us.
+    let mapped = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    let actual = xxhash_rust::xxh3::xxh3_128(&mapped).to_le_bytes();
+    if expected.as_deref() != Some(&actual[..]) {
+        tracing::warn!(path = %path.display(), "corrupt or incomplete compiled-component cache entry; compiling again");
         let _ = std::fs::remove_file(path);
+        let _ = std::fs::remove_file(&sidecar);
         return None;
-    };
-    // SAFETY: the bytes are exactly what `Component::serialize` wrote (the checksum says so),
+    }
+    let verified = started.elapsed();
+    // SAFETY: the file is exactly what `Component::serialize` wrote (the checksum says so),
     // and wasmtime itself rejects code from another version, configuration or CPU.
-    match unsafe { Component::deserialize(engine(), code) } {
-        Ok(component) => Some(component),
+    match unsafe { Component::deserialize_file(engine(), path) } {
+        Ok(component) => {
+            tracing::debug!(?verified, total = ?started.elapsed(), bytes = mapped.len(), "loaded compiled component from disk");
+            Some(component)
+        }
         Err(error) => {
             tracing::warn!(path = %path.display(), error = %format!("{error:#}"), "incompatible compiled-component cache entry; compiling again");
             let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_file(&sidecar);
             None
         }
     }
 }
 
+fn checksum_path(path: &Path) -> PathBuf {
+    path.with_extension("cwasm.xxh3")
+}
+
+/// Writes the code, then its checksum; each through a temporary file and a rename.
 fn write_entry(path: &Path, component: &Component) -> Result<(), Box<dyn std::error::Error>> {
     let code = component.serialize()?;
     let dir = path.parent().ok_or("cache path has no folder")?;
     std::fs::create_dir_all(dir)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(&code)?;
-    file.write_all(blake3::hash(&code).as_bytes())?;
-    file.as_file().sync_all()?;
-    file.persist(path)?;
+    let checksum = xxhash_rust::xxh3::xxh3_128(&code).to_le_bytes();
+    for (target, bytes) in [(path.to_path_buf(), &code[..]), (checksum_path(path), &checksum[..])] {
+        let mut file = tempfile::NamedTempFile::new_in(dir)?;
+        file.write_all(bytes)?;
+        file.as_file().sync_all()?;
+        file.persist(target)?;
+    }
     Ok(())
 }
 

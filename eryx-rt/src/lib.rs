@@ -28,6 +28,7 @@ mod bindings {
 
 mod cache;
 mod embedded;
+mod embedded_user;
 mod engine;
 mod error;
 mod late;
@@ -37,5 +38,6 @@ mod sandbox;
 mod stdlib;
 
 pub use cache::{Source as ComponentSource, cache_dir};
+pub use embedded_user::Embedded;
 pub use error::{BuildError, ExecuteError, Failure, PythonException};
 pub use sandbox::{DEFAULT_MEMORY_LIMIT, DEFAULT_OUTPUT_LIMIT, DEFAULT_TIMEOUT, Output, Sandbox, SandboxBuilder};

@@ -14,8 +14,9 @@ use wasmtime::{ResourceLimiter, Store, Trap};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings;
-use crate::cache::{self, Source};
+use crate::cache::Source;
 use crate::embedded;
+use crate::embedded_user::Embedded;
 use crate::engine::{EPOCH_TICK, engine};
 use crate::late::{self, Input};
 use crate::error::{BuildError, ExecuteError, Failure, PythonException};
@@ -102,6 +103,7 @@ pub struct SandboxBuilder {
     pub(crate) inputs: Vec<Input>,
     /// Modules imported before the snapshot is taken (`None`: no snapshot, see [`crate::preinit`]).
     pub(crate) preinit_imports: Option<Vec<String>>,
+    pub(crate) embedded: Option<&'static Embedded>,
 }
 
 impl Default for SandboxBuilder {
@@ -113,6 +115,7 @@ impl Default for SandboxBuilder {
             output_limit: DEFAULT_OUTPUT_LIMIT,
             inputs: Vec::new(),
             preinit_imports: (!crate::preinit::disabled_by_env()).then(Vec::new),
+            embedded: None,
         }
     }
 }
@@ -193,6 +196,18 @@ impl SandboxBuilder {
     /// Creates the sandbox. Without extensions this uses the pre-linked base component;
     /// with them, a component linked for exactly this set (cached in memory and on disk).
     pub fn build(self) -> Result<Sandbox, BuildError> {
+        if let Some(embedded) = self.embedded {
+            if !self.inputs.is_empty() {
+                return Err(BuildError::EmbeddedWithInputs);
+            }
+            embedded.check()?;
+            let site_dir = embedded.site_dir()?;
+            // The crate's `preinit` list applies unless this builder chose its own imports.
+            let imports = self.preinit_imports.as_ref().map(|own| if own.is_empty() { embedded.preinit_imports() } else { own.clone() });
+            let (loaded, source) =
+                crate::preinit::load(&embedded.cache_key(), imports.as_deref(), site_dir.as_deref(), || Ok(embedded.wasm()))?;
+            return self.instantiate(&loaded, source, site_dir.as_deref());
+        }
         if self.inputs.is_empty() {
             let imports = self.preinit_imports.as_deref();
             let (loaded, source) =
@@ -264,6 +279,12 @@ impl Sandbox {
     /// Starts configuring a sandbox.
     pub fn builder() -> SandboxBuilder {
         SandboxBuilder::default()
+    }
+
+    /// Starts configuring a sandbox from the component eryx-build linked into this binary
+    /// (see [`include_component!`](crate::include_component)); no linking happens at run time.
+    pub fn from_embedded(embedded: &'static Embedded) -> SandboxBuilder {
+        SandboxBuilder { embedded: Some(embedded), ..SandboxBuilder::default() }
     }
 
     /// Where this sandbox's compiled component came from (memory, disk or a fresh compile).

@@ -61,3 +61,50 @@ fn bad_arguments_are_explained() {
     let out = eryx(&["/no/such/file.py"]);
     assert!(text(&out.stderr).contains("cannot read /no/such/file.py"), "{}", text(&out.stderr));
 }
+
+/// Runs `eryx -c print(1)` with its own cache folder; returns where its component came from.
+fn run_with_cache(cache: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_eryx"))
+        .env("ERYX_CACHE_DIR", cache)
+        .env("ERYX_NO_PREINIT", "1")
+        .env("ERYX_LOG", "eryx_rt=debug")
+        .args(["-c", "print(1)"])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(text(&out.stdout), "1\n", "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let source = stderr.lines().find(|l| l.contains("sandbox ready")).expect("a sandbox-ready log line").to_string();
+    ["Disk", "Compiled", "Memory"].iter().find(|s| source.contains(&format!("source={s}"))).unwrap().to_string()
+}
+
+fn entries(cache: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(cache.join("components")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn compiled_code_cache_survives_races_and_corruption() {
+    let cache = tempfile::tempdir().unwrap();
+    // Two processes fill the same key at once: both succeed, one good entry remains.
+    let racers: Vec<_> = (0..2).map(|_| {
+        let dir = cache.path().to_path_buf();
+        std::thread::spawn(move || run_with_cache(&dir))
+    }).collect();
+    for racer in racers {
+        assert_eq!(racer.join().unwrap(), "Compiled");
+    }
+    let files = entries(cache.path());
+    assert_eq!(files.len(), 2, "one .cwasm and its checksum: {files:?}");
+    assert_eq!(run_with_cache(cache.path()), "Disk", "a new process does not compile again");
+
+    // A truncated entry, then a garbage one, are detected and rebuilt.
+    let cwasm = files.iter().find(|f| f.extension().is_some_and(|e| e == "cwasm")).unwrap().clone();
+    let bytes = std::fs::read(&cwasm).unwrap();
+    std::fs::write(&cwasm, &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(run_with_cache(cache.path()), "Compiled");
+    std::fs::write(&cwasm, vec![0x42; bytes.len()]).unwrap();
+    assert_eq!(run_with_cache(cache.path()), "Compiled");
+    assert_eq!(run_with_cache(cache.path()), "Disk");
+}
