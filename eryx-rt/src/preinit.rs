@@ -22,6 +22,8 @@
 //!   in. Sandboxes read the host's wall clock fresh, and a monotonic clock
 //!   ([`SandboxMonotonicClock`]) that starts above every reading the snapshot can hold, so it
 //!   never seems to go backwards (CPU-time emulation subtracts a start reading taken in init).
+//! * **The preview1 adapter's state.** It caches handles too, and only it can forget them; a
+//!   component that includes it (an extension built for the preview1 ABI) is not snapshotted.
 //! * **Environment, arguments, host paths.** The pre-initialising store has no environment and
 //!   no arguments, like a sandbox; the standard library and site-packages are mounted at the
 //!   same guest paths as in a sandbox, so no host path is visible to the guest.
@@ -110,6 +112,13 @@ pub(crate) fn preinitialize(
     site_dir: Option<&Path>,
 ) -> Result<Vec<u8>, BuildError> {
     let started = Instant::now();
+    if includes_preview1_adapter(component) {
+        // The adapter keeps WASI handles in its own state, which the runtime cannot reset
+        // (eryx's libraries use wasi-libc's p2 interfaces and never pull it in; an extension
+        // built against the preview1 ABI would). Such a component is left as it is.
+        tracing::warn!("the component includes the WASI preview1 adapter: not pre-initialised");
+        return Ok(component.to_vec());
+    }
     let fail = |what: &str, error: wasmtime::Error| BuildError::Preinit(format!("{what}: {error:#}"));
     let wizer = Wizer::new();
     let (context, instrumented) = wizer.instrument_component(component).map_err(|e| fail("cannot instrument", e))?;
@@ -181,6 +190,11 @@ pub(crate) fn preinitialize(
         "pre-initialised the component"
     );
     Ok(snapshot)
+}
+
+/// Whether wit-component added the WASI preview1 adapter (an instance named after its module).
+fn includes_preview1_adapter(component: &[u8]) -> bool {
+    component.windows(b"wasi_snapshot_preview1".len()).any(|window| window == b"wasi_snapshot_preview1")
 }
 
 /// Compiles an instrumented component for the pre-initialisation engine. The last one is kept
