@@ -97,7 +97,24 @@ pub(crate) fn load(
     let Some(imports) = imports else {
         return cache::load(component_key, wasm);
     };
-    cache::load(&snapshot_key(component_key, imports, site_dir), || {
+    let key = snapshot_key(component_key, imports, site_dir);
+    // Threads that want the same snapshot at once wait for the first one to make it (it takes
+    // seconds) and then find it in memory, instead of each making it again.
+    let in_flight = {
+        static IN_FLIGHT: Mutex<Vec<(String, Arc<Mutex<()>>)>> = Mutex::new(Vec::new());
+        let mut all = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+        all.retain(|(_, lock)| Arc::strong_count(lock) > 1);
+        match all.iter().find(|(k, _)| *k == key) {
+            Some((_, lock)) => lock.clone(),
+            None => {
+                let lock = Arc::new(Mutex::new(()));
+                all.push((key.clone(), lock.clone()));
+                lock
+            }
+        }
+    };
+    let _making = in_flight.lock().unwrap_or_else(|e| e.into_inner());
+    cache::load(&key, || {
         let wasm = wasm()?;
         let stdlib = crate::stdlib::stdlib_dir()?;
         preinitialize(&wasm, imports, stdlib, site_dir)
