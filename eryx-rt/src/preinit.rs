@@ -370,3 +370,42 @@ impl HostMonotonicClock for SandboxMonotonicClock {
         MONOTONIC_CEILING_NS.saturating_add(self.created.elapsed().as_nanos().try_into().unwrap_or(u64::MAX))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_keys_depend_on_the_component_the_imports_and_the_site() {
+        let imports = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let key = snapshot_key("base", &imports(&["json"]), None);
+        assert_eq!(key, snapshot_key("base", &imports(&["json"]), None));
+        for other in [
+            snapshot_key("other", &imports(&["json"]), None),
+            snapshot_key("base", &imports(&[]), None),
+            snapshot_key("base", &imports(&["json", "re"]), None),
+            snapshot_key("base", &imports(&["js", "on"]), None),
+            snapshot_key("base", &imports(&["json"]), Some(Path::new("site-packages/0123"))),
+        ] {
+            assert_ne!(key, other);
+        }
+        assert_ne!(key, "base", "a snapshot never takes the un-snapshotted component's key");
+    }
+
+    /// The snapshot is made from real inputs with real wasmtime; it must not carry the host
+    /// paths of the mounts (the guest only ever sees its own paths).
+    #[test]
+    fn a_snapshot_holds_no_host_path() {
+        let stdlib = crate::stdlib::stdlib_dir().unwrap();
+        let site = tempfile::tempdir().unwrap();
+        std::fs::write(site.path().join("probe_module.py"), "import os, sys\nSEEN = (sys.path, dict(os.environ), os.getcwd())\n").unwrap();
+        let snapshot =
+            preinitialize(&crate::embedded::base_component(), &["probe_module".to_string()], stdlib, Some(site.path())).unwrap();
+        assert_eq!(&snapshot[..8], b"\0asm\x0d\x00\x01\x00", "a component");
+        let contains = |needle: &str| snapshot.windows(needle.len()).any(|window| window == needle.as_bytes());
+        assert!(contains("probe_module"), "the import is in the snapshot");
+        for host in [stdlib.to_str().unwrap(), site.path().to_str().unwrap()] {
+            assert!(!contains(host), "the snapshot holds the host path {host}");
+        }
+    }
+}

@@ -56,6 +56,9 @@ fn the_snapshot_holds_a_started_interpreter_and_the_imports() {
     assert_eq!(run(&mut sandbox, "import sys; print('recorder' in sys.modules, 'random' in sys.modules)"), "True True\n");
     // Importing binds the name as usual; the module is the one from the snapshot.
     assert_eq!(run(&mut sandbox, "import recorder; print(len(recorder.STDLIB_LISTING))"), "5\n");
+    // Nothing of the host: no environment, only the guest's own paths.
+    let out = run(&mut sandbox, "import os, sys\nprint(dict(os.environ), [p for p in sys.path if not p.startswith(('/usr/local/lib/python3.14', '/site-packages'))], os.getcwd())");
+    assert_eq!(out, "{} [] /\n");
 }
 
 #[test]
