@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Side-by-side benchmarks: eryx and Pyodide run the same programs (bench/programs.json), every
+# measurement in a fresh process, medians over BENCH_ROUNDS rounds (default 7).
+#
+#   bench/run.sh                      build, install, measure, write the report
+#   BENCH_ROUNDS=9 bench/run.sh
+#   BENCH_REPORT_ONLY=1 bench/run.sh  only redraw BENCHMARKS.md and bench/startup.png from
+#                                     bench/results/latest.json
+#
+# Writes bench/results/latest.json, BENCHMARKS.md and bench/startup.png.
+# Needs: cargo (the workspace's toolchain), node >= 18 with npm, python3 with venv and pip.
+# The MarkupSafe + Jinja2 row needs the MarkupSafe wasm32-wasi wheel (built from its sdist by
+# libs/sdist-wheel/build.sh, cached) and the Jinja2 wheel from PyPI; without them it is skipped.
+#
+# Pre-initialised snapshot: when eryx-rt knows the off switch (ERYX_NO_PREINIT, or the name in
+# BENCH_PREINIT_VAR), eryx is measured twice, as it is and with VAR=1. Force with
+# BENCH_PREINIT=yes|no.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROUNDS=${BENCH_ROUNDS:-7}
+PREINIT_VAR=${BENCH_PREINIT_VAR:-ERYX_NO_PREINIT}
+WORK=bench/.work
+mkdir -p "$WORK/wheels" bench/results
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+report() {
+    say "report (matplotlib in bench/.venv)"
+    if [ ! -x bench/.venv/bin/python ]; then
+        python3 -m venv bench/.venv
+    fi
+    bench/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+    bench/.venv/bin/python bench/report.py
+}
+
+if [ "${BENCH_REPORT_ONLY:-}" = 1 ]; then
+    report
+    exit 0
+fi
+
+LOAD_START=$(cut -d ' ' -f 1 /proc/loadavg 2>/dev/null || true)
+
+say "build eryx"
+cargo build --release -p eryx-rt --features cli
+ERYX="${CARGO_TARGET_DIR:-target}/release/eryx"
+
+say "install Pyodide (npm ci)"
+(cd bench/pyodide && npm ci --no-audit --no-fund)
+
+say "wheels for the MarkupSafe + Jinja2 row"
+WHEELS=()
+WHEELS_NOTE=""
+if MARKUPSAFE=$(libs/sdist-wheel/build.sh markupsafe==3.0.4 \
+        2e9ad7dd851bf45fab9f75cbff4cb493fee9979e8d8c7c9c3ee119022518edd6 "$WORK/wheels" | tail -n 1) \
+    && [ -f "$MARKUPSAFE" ]; then
+    if python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
+            --dest "$WORK/wheels" jinja2==3.1.6; then
+        WHEELS=(--wheel "$MARKUPSAFE" --wheel "$WORK/wheels/jinja2-3.1.6-py3-none-any.whl")
+    else
+        WHEELS_NOTE="The Jinja2 wheel could not be downloaded, so the MarkupSafe + Jinja2 row was not measured."
+    fi
+else
+    WHEELS_NOTE="The MarkupSafe wasm32-wasi wheel could not be built, so the MarkupSafe + Jinja2 row was not measured."
+fi
+[ -z "$WHEELS_NOTE" ] || echo "warning: $WHEELS_NOTE" >&2
+
+# eryx's caches for this run: its own folder, so that nothing else on the machine (tests that
+# corrupt or clear cache entries, say) changes them between rounds. ERYX_CACHE_DIR wins if set.
+export ERYX_CACHE_DIR="${ERYX_CACHE_DIR:-$PWD/$WORK/eryx-cache}"
+mkdir -p "$ERYX_CACHE_DIR"
+
+say "warm eryx's compiled-code cache (the first run compiles, once)"
+"$ERYX" -c 'print(1+1)'
+
+case "${BENCH_PREINIT:-auto}" in
+    yes) PREINIT=yes ;;
+    no) PREINIT=no ;;
+    auto)
+        if grep -rqs -- "$PREINIT_VAR" eryx-rt/src libs/src 2>/dev/null; then PREINIT=yes; else PREINIT=no; fi ;;
+    *) echo "BENCH_PREINIT must be yes, no or auto" >&2; exit 2 ;;
+esac
+if [ "$PREINIT" = yes ]; then
+    VARIANTS=(--variant preinit --variant "no-preinit:$PREINIT_VAR=1")
+else
+    VARIANTS=(--variant no-preinit)
+fi
+
+say "measure eryx and Pyodide side by side ($ROUNDS rounds, eryx pre-init: $PREINIT)"
+python3 bench/measure.py --eryx "$ERYX" --pyodide --rounds "$ROUNDS" "${WHEELS[@]}" "${VARIANTS[@]}" \
+    --out "$WORK/measurements.json"
+
+python3 bench/combine.py --measurements "$WORK/measurements.json" \
+    --preinit "$PREINIT" --preinit-var "$PREINIT_VAR" --rounds "$ROUNDS" \
+    --load-start "$LOAD_START" --wheels-note "$WHEELS_NOTE" > bench/results/latest.json.new
+mv bench/results/latest.json.new bench/results/latest.json
+
+report
+say "done: bench/results/latest.json, BENCHMARKS.md, bench/startup.png"
