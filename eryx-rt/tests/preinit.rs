@@ -195,3 +195,21 @@ fn without_a_snapshot_python_starts_in_the_sandbox() {
     assert_eq!(out, "True True\n");
     assert_eq!(run(&mut sandbox, "import json; print(json.dumps([1]))"), "[1]\n");
 }
+
+#[test]
+fn native_extensions_imported_in_the_snapshot_work_in_each_sandbox() {
+    let builder = || {
+        Sandbox::builder()
+            .with_wheel(common::fixture_wheel("eryx_test_c"))
+            .with_wheel(common::fixture_wheel("eryx_test_rust"))
+            .with_preinit_imports(["eryx_test_c", "eryx_test_rust"])
+    };
+    let code = "import sys, eryx_test_c as c, eryx_test_rust as r\n\
+                print('eryx_test_c' in sys.modules, c.add(2, 40), r.greet('eryx'), c.counter(), c.counter(), r.counter())";
+    let mut a = build(builder());
+    assert_eq!(run(&mut a, code), "True 42 hello, eryx 1 2 1\n");
+    // Each sandbox has its own copy of the extensions' state, as it was at the snapshot.
+    let mut b = build(builder());
+    assert_eq!(run(&mut b, code), "True 42 hello, eryx 1 2 1\n");
+    assert_eq!(run(&mut a, "print(c.counter(), c.call(lambda v: v * 3, 5))"), "3 15\n");
+}
