@@ -56,7 +56,7 @@ if [ -f "$cached/$wheel_name" ]; then
   exit 0
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/eryx-numpy.XXXXXX")
+work=$(mktemp -d -t eryx-numpy.XXXXXX)
 # ERYX_NUMPY_KEEP_WORK=1 keeps the work folder (sources, build, logs) for debugging.
 if [ -z "${ERYX_NUMPY_KEEP_WORK:-}" ]; then trap 'rm -rf "$work"' EXIT; else log "work folder: $work"; fi
 
