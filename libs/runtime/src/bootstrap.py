@@ -69,7 +69,8 @@ def after_restore(_):
 
     Everything the snapshot holds is shared by every sandbox made from it, so what must differ
     between sandboxes is renewed here from this sandbox's own WASI context: the pseudo-random
-    generators seeded at import time are seeded again from os.urandom. (str/bytes hash
+    generators seeded at import time are seeded again from os.urandom, and clock readings
+    taken at import time are taken again. (str/bytes hash
     randomisation cannot be renewed: the interpreter's dicts were built with the secret.)
     """
     random = sys.modules.get("random")
@@ -78,4 +79,9 @@ def after_restore(_):
     tempfile = sys.modules.get("tempfile")
     if tempfile is not None:
         tempfile._name_sequence = None
+    # The snapshot ran on a fixed clock: logging's reference for `relativeCreated` is now.
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        import time
+        logging._startTime = time.time_ns()
     return None
