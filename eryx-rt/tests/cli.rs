@@ -108,3 +108,9 @@ fn compiled_code_cache_survives_races_and_corruption() {
     assert_eq!(run_with_cache(cache.path()), "Compiled");
     assert_eq!(run_with_cache(cache.path()), "Disk");
 }
+
+#[test]
+fn preinit_imports_from_the_command_line() {
+    let out = eryx(&["--preinit", "json", "-c", "import sys; print('json' in sys.modules)"]);
+    assert_eq!(text(&out.stdout), "True\n", "{}", text(&out.stderr));
+}
