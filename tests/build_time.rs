@@ -1,136 +1,20 @@
 //! eryx-build end to end: the example crate in `examples/embedded` is copied to a scratch
 //! folder and built with cargo, its URL wheel served by a real HTTP server on loopback.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
+use std::path::Path;
+
+use common::{Example, WheelServer, assert_success, repo, text};
 use sha2::{Digest, Sha256};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-/// A loopback HTTP server serving the fixture wheels; counts the requests it answered.
-struct WheelServer {
-    port: u16,
-    requests: Arc<AtomicUsize>,
-}
-
-impl WheelServer {
-    fn start() -> WheelServer {
-        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-        let port = server.server_addr().to_ip().unwrap().port();
-        let requests = Arc::new(AtomicUsize::new(0));
-        let counter = requests.clone();
-        std::thread::spawn(move || {
-            for request in server.incoming_requests() {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let name = request.url().trim_start_matches('/').to_string();
-                let file = repo().join("tests/fixtures/wheels").join(&name);
-                let response = match (name.contains('/') || name.contains(".."), std::fs::read(&file)) {
-                    (false, Ok(bytes)) => tiny_http::Response::from_data(bytes).boxed(),
-                    _ => tiny_http::Response::from_string("not found").with_status_code(404).boxed(),
-                };
-                let _ = request.respond(response);
-            }
-        });
-        WheelServer { port, requests }
-    }
-
-    fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
-    }
-}
-
-/// A copy of the example crate whose URL points at `port`, with its own download cache.
-struct Example {
-    dir: tempfile::TempDir,
-    downloads: tempfile::TempDir,
-}
-
-impl Example {
-    fn new(port: u16, edit: impl Fn(String) -> String) -> Example {
-        let dir = tempfile::tempdir().unwrap();
-        let source = repo().join("examples/embedded");
-        for file in ["Cargo.toml", "build.rs", "src/main.rs"] {
-            let target = dir.path().join(file);
-            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-            let mut text = std::fs::read_to_string(source.join(file)).unwrap();
-            if file == "Cargo.toml" {
-                let root = repo().display().to_string();
-                text = text
-                    .replace("../../", &format!("{root}/"))
-                    .replace("http://127.0.0.1:8731/", &format!("http://127.0.0.1:{port}/"));
-                text = edit(text);
-            }
-            std::fs::write(target, text).unwrap();
-        }
-        Example { dir, downloads: tempfile::tempdir().unwrap() }
-    }
-
-    fn cargo(&self, args: &[&str], envs: &[(&str, &str)]) -> Output {
-        let mut command = Command::new(env!("CARGO"));
-        command
-            .args(args)
-            .arg("--manifest-path")
-            .arg(self.dir.path().join("Cargo.toml"))
-            // Shared by every test: dependencies (wasmtime) are compiled once.
-            .env("CARGO_TARGET_DIR", repo().join("target"))
-            .env("ERYX_DOWNLOAD_CACHE", self.downloads.path())
-            .env_remove("ERYX_OFFLINE")
-            .env_remove("CARGO_NET_OFFLINE");
-        for (key, value) in envs {
-            command.env(key, value);
-        }
-        command.output().unwrap()
-    }
-
-    fn build(&self, envs: &[(&str, &str)]) -> Output {
-        self.cargo(&["build", "--release", "-v"], envs)
-    }
-
-    fn clean(&self) {
-        let out = self.cargo(&["clean", "--release", "-p", "eryx-embedded-example"], &[]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-    }
-
-    /// `OUT_DIR/eryx` of the last build of this copy.
-    fn outputs(&self) -> PathBuf {
-        let build = repo().join("target/release/build");
-        let manifest = self.dir.path().join("Cargo.toml");
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir(build).unwrap().flatten() {
-            let out = entry.path().join("out/eryx/manifest.json");
-            let root = entry.path().join("root-output");
-            let for_us = std::fs::read_to_string(entry.path().join("output"))
-                .is_ok_and(|o| o.contains(&manifest.display().to_string()));
-            if out.exists() && for_us && root.exists() {
-                found.push(entry.path().join("out/eryx"));
-            }
-        }
-        assert_eq!(found.len(), 1, "one build output for {}: {found:?}", manifest.display());
-        found.pop().unwrap()
-    }
-
-    fn run(&self, code: Option<&str>) -> Output {
-        let binary = repo().join("target/release/eryx-embedded-example");
-        Command::new(binary).args(code).output().unwrap()
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_success(out: &Output) {
-    assert!(out.status.success(), "build failed:\n{}", text(&out.stderr));
+fn fixture_server() -> WheelServer {
+    WheelServer::start(repo().join("tests/fixtures/wheels"))
 }
 
 #[test]
 fn embedded_component_end_to_end() {
-    let server = WheelServer::start();
+    let server = fixture_server();
     let example = Example::new(server.port, |t| t);
     assert_success(&example.build(&[]));
     assert_eq!(server.requests(), 1, "the URL wheel is downloaded once");
@@ -180,7 +64,7 @@ fn embedded_component_end_to_end() {
 
 #[test]
 fn wrong_sha256_fails_naming_the_wheel_and_both_hashes() {
-    let server = WheelServer::start();
+    let server = fixture_server();
     let wrong = "0".repeat(64);
     let example = Example::new(server.port, |t| {
         let start = t.find("sha256 = \"").unwrap() + "sha256 = \"".len();
@@ -199,7 +83,7 @@ fn wrong_sha256_fails_naming_the_wheel_and_both_hashes() {
 
 #[test]
 fn offline_with_a_cold_cache_says_how_to_fix_it() {
-    let server = WheelServer::start();
+    let server = fixture_server();
     let example = Example::new(server.port, |t| t);
     let out = example.build(&[("CARGO_NET_OFFLINE", "true")]);
     assert!(!out.status.success());
