@@ -12,6 +12,12 @@ fn fixture_server() -> WheelServer {
     WheelServer::start(repo().join("tests/fixtures/wheels"))
 }
 
+/// Gives a copy its own package name: copies that share one run cargo's units of one package
+/// name in the shared target folder, and a build of one made the other's no-op rebuild dirty.
+fn renamed(manifest: String, name: &str) -> String {
+    manifest.replace("name = \"eryx-embedded-example\"", &format!("name = \"{name}\""))
+}
+
 #[test]
 fn embedded_component_end_to_end() {
     let server = fixture_server();
@@ -67,6 +73,7 @@ fn wrong_sha256_fails_naming_the_wheel_and_both_hashes() {
     let server = fixture_server();
     let wrong = "0".repeat(64);
     let example = Example::new(server.port, |t| {
+        let t = renamed(t, "eryx-embedded-example-wrong-sha");
         let start = t.find("sha256 = \"").unwrap() + "sha256 = \"".len();
         format!("{}{wrong}{}", &t[..start], &t[start + 64..])
     });
@@ -84,7 +91,7 @@ fn wrong_sha256_fails_naming_the_wheel_and_both_hashes() {
 #[test]
 fn offline_with_a_cold_cache_says_how_to_fix_it() {
     let server = fixture_server();
-    let example = Example::new(server.port, |t| t);
+    let example = Example::new(server.port, |t| renamed(t, "eryx-embedded-example-offline"));
     let out = example.build(&[("CARGO_NET_OFFLINE", "true")]);
     assert!(!out.status.success());
     let log = text(&out.stderr);
