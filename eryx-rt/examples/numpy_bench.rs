@@ -10,7 +10,7 @@
 //!   a warm-up that compiles (or loads from disk) each component once;
 //! * `np.dot` of two 200x200 float64 matrices (and, as a loop without BLAS on either side,
 //!   `np.sin` over 10^6 float64) timed inside the sandbox and by the host's own python3 with
-//!   numpy 2.4.6 from the index (a venv under target/numpy-bench/), as a ratio.
+//!   numpy 2.4.6 from the index (a venv under target/numpy-bench/, one OpenBLAS thread), as a ratio.
 //!
 //! The wheel comes from `libs/sdist-wheel/numpy/build.sh` (cached after its first build).
 
@@ -158,7 +158,8 @@ fn main() -> anyhow::Result<()> {
     let out = sandbox.execute(KERNELS).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (guest_dot, guest_sin) = kernels(&out.stdout)?;
     let python = host_python()?;
-    let out = Command::new(&python).arg("-c").arg(KERNELS).output()?;
+    // One BLAS thread, like the sandbox (which has no threads).
+    let out = Command::new(&python).arg("-c").arg(KERNELS).env("OPENBLAS_NUM_THREADS", "1").output()?;
     ensure!(out.status.success(), "host python failed: {}", String::from_utf8_lossy(&out.stderr));
     let (host_dot, host_sin) = kernels(&String::from_utf8(out.stdout)?)?;
     let host_config = Command::new(&python)
