@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, ComponentType, Instance, Lift, Linker, ResourceTable, WasmList};
 use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
 use crate::bindings;
@@ -145,19 +145,8 @@ pub(crate) fn preinitialize(
 
     let stdout = CapturedOutput::new(1 << 20);
     let stderr = CapturedOutput::new(1 << 20);
-    let mut wasi = WasiCtxBuilder::new();
-    wasi.stdout(stdout.clone()).stderr(stderr.clone());
-    wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+    let mut wasi = crate::sandbox::guest_wasi(&stdout, &stderr, stdlib_dir, site_dir)?;
     wasi.wall_clock(PreinitWallClock::default()).monotonic_clock(PreinitMonotonicClock::default());
-    let mount = |wasi: &mut WasiCtxBuilder, host: &Path, guest: &str| {
-        wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
-            .map(|_| ())
-            .map_err(|e| BuildError::Io { path: host.to_path_buf(), source: std::io::Error::other(format!("{e:#}")) })
-    };
-    mount(&mut wasi, stdlib_dir, eryx_libs::STDLIB_GUEST_DIR)?;
-    if let Some(dir) = site_dir {
-        mount(&mut wasi, dir, eryx_libs::SITE_PACKAGES_GUEST_DIR)?;
-    }
     let mut store = Store::new(engine, PreinitState { wasi: wasi.build(), table: ResourceTable::new() });
     // A pre-initialisation that runs too long (a module that never finishes importing) is
     // stopped: a watchdog ticks the epoch each second while it runs, and each tick checks the

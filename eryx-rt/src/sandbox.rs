@@ -230,20 +230,9 @@ impl SandboxBuilder {
         let started = Instant::now();
         let stdout = CapturedOutput::new(self.output_limit);
         let stderr = CapturedOutput::new(self.output_limit);
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.stdout(stdout.clone()).stderr(stderr.clone());
-        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
-        wasi.monotonic_clock(crate::preinit::SandboxMonotonicClock::new());
         let stdlib = crate::stdlib::stdlib_dir()?;
-        let mount = |wasi: &mut WasiCtxBuilder, host: &Path, guest: &str| {
-            wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
-                .map(|_| ())
-                .map_err(|e| BuildError::Io { path: host.to_path_buf(), source: std::io::Error::other(format!("{e:#}")) })
-        };
-        mount(&mut wasi, stdlib, eryx_libs::STDLIB_GUEST_DIR)?;
-        if let Some(dir) = site_dir {
-            mount(&mut wasi, dir, eryx_libs::SITE_PACKAGES_GUEST_DIR)?;
-        }
+        let mut wasi = guest_wasi(&stdout, &stderr, stdlib, site_dir)?;
+        wasi.monotonic_clock(crate::preinit::SandboxMonotonicClock::new());
         let state = State {
             wasi: wasi.build(),
             table: ResourceTable::new(),
@@ -258,6 +247,26 @@ impl SandboxBuilder {
         tracing::debug!(?source, elapsed = ?started.elapsed(), "sandbox ready");
         Ok(Sandbox { store, bindings, stdout, stderr, settings: self.clone(), stopped: None, source })
     }
+}
+
+/// The WASI context of every guest, sandbox or pre-initialisation alike: captured stdio, no
+/// network, no environment, the standard library and site-packages mounted read-only.
+pub(crate) fn guest_wasi(
+    stdout: &CapturedOutput,
+    stderr: &CapturedOutput,
+    stdlib: &Path,
+    site_dir: Option<&Path>,
+) -> Result<WasiCtxBuilder, BuildError> {
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdout(stdout.clone()).stderr(stderr.clone());
+    wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+    let mounts = [(Some(stdlib), eryx_libs::STDLIB_GUEST_DIR), (site_dir, eryx_libs::SITE_PACKAGES_GUEST_DIR)];
+    for (host, guest) in mounts {
+        let Some(host) = host else { continue };
+        wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
+            .map_err(|e| BuildError::Io { path: host.to_path_buf(), source: std::io::Error::other(format!("{e:#}")) })?;
+    }
+    Ok(wasi)
 }
 
 fn ticks(timeout: Duration) -> u64 {
