@@ -245,7 +245,8 @@ impl SandboxBuilder {
         store.set_fuel(u64::MAX).expect("fuel is enabled in the engine");
         let bindings = loaded.pre.instantiate(&mut store).map_err(|e| BuildError::Instantiate(format!("{e:#}")))?;
         tracing::debug!(?source, elapsed = ?started.elapsed(), "sandbox ready");
-        Ok(Sandbox { store, bindings, stdout, stderr, settings: self.clone(), stopped: None, source })
+        let limits = Limits { timeout: self.timeout, memory_limit: self.memory_limit, fuel: self.fuel };
+        Ok(Sandbox { store, bindings, stdout, stderr, limits, stopped: None, source })
     }
 }
 
@@ -273,13 +274,21 @@ fn ticks(timeout: Duration) -> u64 {
     (timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64).max(1)
 }
 
+/// The per-execute limits a sandbox keeps from its builder (not its inputs: those may be large).
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    timeout: Duration,
+    memory_limit: usize,
+    fuel: Option<u64>,
+}
+
 /// An isolated CPython 3.14 interpreter. Globals persist from one `execute` to the next.
 pub struct Sandbox {
     store: Store<State>,
     bindings: bindings::Sandbox,
     stdout: CapturedOutput,
     stderr: CapturedOutput,
-    settings: SandboxBuilder,
+    limits: Limits,
     stopped: Option<String>,
     source: Source,
 }
@@ -307,8 +316,8 @@ impl Sandbox {
         if let Some(reason) = &self.stopped {
             return Err(ExecuteError { failure: Failure::Stopped(reason.clone()), output: Output::default() });
         }
-        self.store.set_epoch_deadline(ticks(self.settings.timeout));
-        let fuel = self.settings.fuel.unwrap_or(u64::MAX);
+        self.store.set_epoch_deadline(ticks(self.limits.timeout));
+        let fuel = self.limits.fuel.unwrap_or(u64::MAX);
         self.store.set_fuel(fuel).expect("fuel is enabled in the engine");
         let result = self.bindings.eryx_sandbox_python().call_execute(&mut self.store, code);
         let (stdout, stdout_cut) = self.stdout.take();
@@ -331,9 +340,9 @@ impl Sandbox {
 
     fn classify_trap(&self, error: wasmtime::Error) -> Failure {
         match error.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => Failure::Timeout(self.settings.timeout),
-            Some(Trap::OutOfFuel) => Failure::FuelExhausted(self.settings.fuel.unwrap_or(u64::MAX)),
-            _ if self.store.data().limiter.refused => Failure::MemoryLimit { limit_bytes: self.settings.memory_limit },
+            Some(Trap::Interrupt) => Failure::Timeout(self.limits.timeout),
+            Some(Trap::OutOfFuel) => Failure::FuelExhausted(self.limits.fuel.unwrap_or(u64::MAX)),
+            _ if self.store.data().limiter.refused => Failure::MemoryLimit { limit_bytes: self.limits.memory_limit },
             _ => Failure::Trap(format!("{error:#}")),
         }
     }
