@@ -37,9 +37,8 @@ fn run() -> Result<(), String> {
         None => locate_package(&manifest_dir)?,
     };
     for line in list.lines().filter(|line| !line.trim().is_empty()) {
-        let (expected, name) = line
-            .split_once("  ")
-            .ok_or_else(|| format!("{}: malformed line {line:?}", list_path.display()))?;
+        let (expected, name) =
+            line.split_once("  ").ok_or_else(|| format!("{}: malformed line {line:?}", list_path.display()))?;
         let path = source.join(name);
         let bytes = fs::read(&path).map_err(|e| {
             format!("{}: {e}. Run `cargo fetch` (or `cargo metadata`) with network access, or set ERYX_BASE_LIBS_DIR to a folder with the files of {PACKAGE} 0.25.1", path.display())

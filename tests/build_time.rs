@@ -37,7 +37,9 @@ fn embedded_component_end_to_end() {
     let out = example.build(&[]);
     assert_success(&out);
     let log = text(&out.stderr);
-    let reran = log.lines().any(|l| l.contains("Running") && l.contains("/eryx-embedded-example-") && l.contains("build-script-build"));
+    let reran = log
+        .lines()
+        .any(|l| l.contains("Running") && l.contains("/eryx-embedded-example-") && l.contains("build-script-build"));
     assert!(!reran, "the build script ran again:\n{log}");
     assert_eq!(std::fs::metadata(&component).unwrap().modified().unwrap(), modified);
     assert_eq!(server.requests(), 1);
@@ -81,11 +83,20 @@ fn wrong_sha256_fails_naming_the_wheel_and_both_hashes() {
     assert!(!out.status.success());
     let log = text(&out.stderr);
     let actual = hex::encode(Sha256::digest(
-        std::fs::read(repo().join("tests/fixtures/wheels/eryx_test_rust-0.1.0-cp314-cp314-wasi_0_0_0_wasm32.whl")).unwrap(),
+        std::fs::read(repo().join("tests/fixtures/wheels/eryx_test_rust-0.1.0-cp314-cp314-wasi_0_0_0_wasm32.whl"))
+            .unwrap(),
     ));
     assert!(log.contains("eryx_test_rust-0.1.0"), "{log}");
     assert!(log.contains(&wrong) && log.contains(&actual), "both hashes are named:\n{log}");
-    assert_eq!(std::fs::read_dir(example.downloads.path()).unwrap().filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "whl")).count(), 0, "nothing kept");
+    assert_eq!(
+        std::fs::read_dir(example.downloads.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "whl"))
+            .count(),
+        0,
+        "nothing kept"
+    );
 }
 
 #[test]
@@ -106,7 +117,11 @@ fn malformed_tables_point_at_the_entry() {
     let manifest = Path::new("/crate/Cargo.toml");
     let cases = [
         (r#"{"wheels": [{"url": "https://x/a.whl"}]}"#, "wheels[0]", "needs a `sha256`"),
-        (r#"{"wheels": [{"path": "a.whl", "url": "https://x/a.whl", "sha256": "00"}]}"#, "wheels[0]", "not 64 hexadecimal"),
+        (
+            r#"{"wheels": [{"path": "a.whl", "url": "https://x/a.whl", "sha256": "00"}]}"#,
+            "wheels[0]",
+            "not 64 hexadecimal",
+        ),
         (r#"{"wheels": [{"path": "a.whl", "url": "https://x/a.whl"}]}"#, "wheels[0]", "not both"),
         (r#"{"wheels": [{"path": "missing.whl"}]}"#, "wheels[0]", "does not exist"),
         (r#"{"wheels": [{"pth": "a.whl"}]}"#, "wheels[0]", "unknown field `pth`"),

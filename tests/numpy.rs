@@ -66,7 +66,8 @@ fn numpy_linked_at_build_time_by_url_prints_the_proof_lines() {
     let example = Example::new(server.port, |manifest| {
         let wheels = format!("  {{ url = \"http://127.0.0.1:{}/{name}\", sha256 = \"{sha256}\" }},", server.port);
         // Its own name, so that its binary does not replace the one tests/build_time.rs runs.
-        replace_wheel_list(&manifest, &wheels).replace("name = \"eryx-embedded-example\"", "name = \"eryx-numpy-example\"")
+        replace_wheel_list(&manifest, &wheels)
+            .replace("name = \"eryx-embedded-example\"", "name = \"eryx-numpy-example\"")
     });
     let started = Instant::now();
     let out = example.build(&[]);
@@ -82,7 +83,10 @@ fn numpy_linked_at_build_time_by_url_prints_the_proof_lines() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     check_proof(&text(&out.stdout));
     assert!(text(&out.stderr).contains("link calls in this process: 0"), "{}", text(&out.stderr));
-    eprintln!("build-time numpy: cargo build {built:.1?}, first run (compiles the component) {:.1?}", started.elapsed());
+    eprintln!(
+        "build-time numpy: cargo build {built:.1?}, first run (compiles the component) {:.1?}",
+        started.elapsed()
+    );
 }
 
 /// Test files of numpy's suite run in the sandbox, relative to the sdist's top folder.
@@ -193,7 +197,13 @@ print("ERYX_PYTEST", eryx_numpy_plugin.summary())
 #[test]
 fn numpy_test_suite_runs_in_the_sandbox() {
     let _one_at_a_time = LATE_LINKED.lock().unwrap_or_else(|e| e.into_inner());
-    let wheels = common::pip_download_pinned(&["pytest==8.4.2", "pluggy==1.7.0", "iniconfig==2.3.1", "packaging==26.3", "pygments==2.21.0"]);
+    let wheels = common::pip_download_pinned(&[
+        "pytest==8.4.2",
+        "pluggy==1.7.0",
+        "iniconfig==2.3.1",
+        "packaging==26.3",
+        "pygments==2.21.0",
+    ]);
     let tree = numpy_test_tree();
     let mut builder = numpy_sandbox().with_site_packages(&tree).output_limit(64 << 20);
     for wheel in &wheels {
@@ -202,8 +212,14 @@ fn numpy_test_suite_runs_in_the_sandbox() {
     let started = Instant::now();
     let mut sandbox = builder.build().unwrap();
     let built = started.elapsed();
-    let out = sandbox.execute(&pytest_runner()).unwrap_or_else(|e| panic!("{e}\n{}\n{}", e.output.stdout, e.output.stderr));
-    let summary = out.stdout.lines().rev().find_map(|l| l.strip_prefix("ERYX_PYTEST ")).unwrap_or_else(|| panic!("no summary:\n{}", out.stdout));
+    let out =
+        sandbox.execute(&pytest_runner()).unwrap_or_else(|e| panic!("{e}\n{}\n{}", e.output.stdout, e.output.stderr));
+    let summary = out
+        .stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("ERYX_PYTEST "))
+        .unwrap_or_else(|| panic!("no summary:\n{}", out.stdout));
     let summary: serde_json::Value = serde_json::from_str(summary).unwrap();
     let count = |key: &str| summary["results"][key].as_u64().unwrap();
     let (passed, failed, errors) = (count("passed"), count("failed"), count("error"));
@@ -218,7 +234,12 @@ fn numpy_test_suite_runs_in_the_sandbox() {
         out.duration
     );
     for problem in summary["problems"].as_array().unwrap() {
-        eprintln!("  {} {}: {}", problem[0].as_str().unwrap(), problem[1].as_str().unwrap(), problem[2].as_str().unwrap());
+        eprintln!(
+            "  {} {}: {}",
+            problem[0].as_str().unwrap(),
+            problem[1].as_str().unwrap(),
+            problem[2].as_str().unwrap()
+        );
     }
     assert!(ran > 10_000, "the suite ran: {ran} tests");
     let rate = passed as f64 / ran as f64;

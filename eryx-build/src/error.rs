@@ -12,7 +12,9 @@ pub enum Error {
     Table { manifest: PathBuf, message: String },
     #[error("[package.metadata.eryx] wheels[{index}] in {manifest}: {message}")]
     Entry { manifest: PathBuf, index: usize, message: String },
-    #[error("wheel {wheel}: SHA-256 mismatch: expected {expected}, got {actual}; fix the sha256 in [package.metadata.eryx] or the file")]
+    #[error(
+        "wheel {wheel}: SHA-256 mismatch: expected {expected}, got {actual}; fix the sha256 in [package.metadata.eryx] or the file"
+    )]
     HashMismatch { wheel: String, expected: String, actual: String },
     #[error("cannot download wheel {url}: {message}")]
     Download { url: String, message: String },

@@ -37,7 +37,11 @@ impl Fetcher {
             let local = PathBuf::from(local);
             let actual = sha256_file(&local)?;
             if actual != sha256 {
-                return Err(Error::HashMismatch { wheel: format!("{} (from {env_var})", local.display()), expected: sha256.into(), actual });
+                return Err(Error::HashMismatch {
+                    wheel: format!("{} (from {env_var})", local.display()),
+                    expected: sha256.into(),
+                    actual,
+                });
             }
             return Ok(local);
         }
@@ -119,7 +123,10 @@ fn check_scheme(url: &str) -> Result<(), Error> {
             return Ok(());
         }
     }
-    Err(Error::Download { url: url.into(), message: "only https:// URLs are accepted (plain http:// only for loopback addresses)".into() })
+    Err(Error::Download {
+        url: url.into(),
+        message: "only https:// URLs are accepted (plain http:// only for loopback addresses)".into(),
+    })
 }
 
 pub(crate) fn sha256_file(path: &Path) -> Result<String, Error> {

@@ -67,7 +67,12 @@ pub struct Builder {
 
 impl Default for Builder {
     fn default() -> Self {
-        Builder { manifest_dir: None, out_dir: None, download_cache: None, max_download_size: DEFAULT_MAX_DOWNLOAD_SIZE }
+        Builder {
+            manifest_dir: None,
+            out_dir: None,
+            download_cache: None,
+            max_download_size: DEFAULT_MAX_DOWNLOAD_SIZE,
+        }
     }
 }
 
@@ -123,7 +128,8 @@ impl Builder {
 
     /// Runs the build and returns what it wrote.
     pub fn build(self) -> Result<Artifacts, Error> {
-        let env_path = |name: &'static str| std::env::var_os(name).map(PathBuf::from).ok_or(Error::NotInBuildScript(name));
+        let env_path =
+            |name: &'static str| std::env::var_os(name).map(PathBuf::from).ok_or(Error::NotInBuildScript(name));
         let manifest_dir = match self.manifest_dir {
             Some(dir) => dir,
             None => env_path("CARGO_MANIFEST_DIR")?,

@@ -7,10 +7,10 @@ use eryx_libs::{BaseLibraries, SitePackages, Wheel};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::Artifacts;
 use crate::error::{Error, io};
 use crate::fetch::{Fetcher, sha256_file};
 use crate::table::{Table, WheelSource};
-use crate::Artifacts;
 
 #[derive(Serialize)]
 struct Manifest {
@@ -36,7 +36,12 @@ struct ManifestFile {
     sha256: String,
 }
 
-pub(crate) fn link_and_write(table: &Table, manifest_dir: &Path, fetcher: &Fetcher, out_dir: &Path) -> Result<Artifacts, Error> {
+pub(crate) fn link_and_write(
+    table: &Table,
+    manifest_dir: &Path,
+    fetcher: &Fetcher,
+    out_dir: &Path,
+) -> Result<Artifacts, Error> {
     let mut site = SitePackages::new();
     let mut wheels = Vec::new();
     for source in &table.wheels {

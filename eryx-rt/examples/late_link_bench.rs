@@ -30,9 +30,8 @@ fn main() -> anyhow::Result<()> {
             .into_iter()
             .map(|(path, bytes)| eryx_libs::NativeExtension::new(format!("/site-packages/{path}"), bytes))
             .collect();
-        let mut link = samples(5, || {
-            eryx_libs::link_component(&base, &extensions).map(drop).map_err(anyhow::Error::from)
-        })?;
+        let mut link =
+            samples(5, || eryx_libs::link_component(&base, &extensions).map(drop).map_err(anyhow::Error::from))?;
 
         let scratch = tempfile::tempdir()?;
         let (mut cold, mut disk) = (Vec::new(), Vec::new());
@@ -47,7 +46,10 @@ fn main() -> anyhow::Result<()> {
         let mut memory = samples(20, || builder(count)?.build().map(drop).map_err(anyhow::Error::from))?;
         println!("{count} extension(s):");
         println!("  cold link alone           median {:>10.3?}", median(&mut link));
-        println!("  cold link + compile       median {:>10.3?}  (new process, empty cache, to a ready sandbox)", median(&mut cold));
+        println!(
+            "  cold link + compile       median {:>10.3?}  (new process, empty cache, to a ready sandbox)",
+            median(&mut cold)
+        );
         println!("  on-disk cache hit         median {:>10.3?}  (new process, to a ready sandbox)", median(&mut disk));
         println!("  in-memory cache hit       median {:>10.3?}  (build() in a warm process)", median(&mut memory));
     }

@@ -70,7 +70,10 @@ fn repo() -> PathBuf {
 
 fn numpy_wheel() -> anyhow::Result<PathBuf> {
     let out = repo().join("target/numpy-bench/wheel");
-    let status = Command::new(repo().join("libs/sdist-wheel/numpy/build.sh")).arg(&out).stdout(std::process::Stdio::null()).status()?;
+    let status = Command::new(repo().join("libs/sdist-wheel/numpy/build.sh"))
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()?;
     ensure!(status.success(), "libs/sdist-wheel/numpy/build.sh failed");
     let wheel = std::fs::read_dir(&out)?
         .map(|e| e.map(|e| e.path()))
@@ -86,13 +89,25 @@ fn host_python() -> anyhow::Result<PathBuf> {
     let venv = repo().join("target/numpy-bench/host-venv");
     let python = venv.join("bin/python");
     let has_numpy = |python: &Path| {
-        Command::new(python).args(["-c", "import numpy; assert numpy.__version__ == '2.4.6'"]).output().is_ok_and(|o| o.status.success())
+        Command::new(python)
+            .args(["-c", "import numpy; assert numpy.__version__ == '2.4.6'"])
+            .output()
+            .is_ok_and(|o| o.status.success())
     };
     if !has_numpy(&python) {
         let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status()?;
         ensure!(status.success(), "python3 -m venv failed (Debian: apt-get install python3-venv)");
         let status = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--only-binary", ":all:", HOST_NUMPY])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--only-binary",
+                ":all:",
+                HOST_NUMPY,
+            ])
             .status()?;
         ensure!(status.success() && has_numpy(&python), "pip install {HOST_NUMPY} failed");
     }
@@ -168,14 +183,22 @@ fn main() -> anyhow::Result<()> {
 
     println!("medians over {rounds} rounds");
     println!("{:<52}{:>14}", "read the wheel + SitePackages (13 modules)", format!("{:.1?}", median(&mut read)));
-    println!("{:<52}{:>14}", format!("link_component ({modules} modules, {:.1} MB out)", component_size as f64 / 1e6), format!("{:.1?}", median(&mut link)));
+    println!(
+        "{:<52}{:>14}",
+        format!("link_component ({modules} modules, {:.1} MB out)", component_size as f64 / 1e6),
+        format!("{:.1?}", median(&mut link))
+    );
     println!();
     print!("{:<52}", "");
     for (name, _) in &table {
         print!("{name:>18}");
     }
     println!();
-    for (row, label) in ["sandbox creation (in-memory cache hit)", "first execute `import numpy`", "second execute (numpy imported)"].iter().enumerate() {
+    for (row, label) in
+        ["sandbox creation (in-memory cache hit)", "first execute `import numpy`", "second execute (numpy imported)"]
+            .iter()
+            .enumerate()
+    {
         print!("{label:<52}");
         for (_, values) in &table {
             print!("{:>18}", format!("{:.2?}", values[row]));

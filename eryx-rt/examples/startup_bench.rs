@@ -57,7 +57,11 @@ fn main() -> anyhow::Result<()> {
     for mode in Mode::ALL {
         let started = Instant::now();
         mode.builder().build()?.execute("pass").map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!("[{}] warm-up (may compile or snapshot the component once per machine): {:?}", mode.name(), started.elapsed());
+        println!(
+            "[{}] warm-up (may compile or snapshot the component once per machine): {:?}",
+            mode.name(),
+            started.elapsed()
+        );
     }
     println!();
     let mut table = Vec::new();
@@ -91,7 +95,14 @@ fn main() -> anyhow::Result<()> {
         }
         table.push((
             mode.name(),
-            [median(&mut create), median(&mut first), median(&mut imports), median(&mut warm), median(&mut ready), median(&mut result)],
+            [
+                median(&mut create),
+                median(&mut first),
+                median(&mut imports),
+                median(&mut warm),
+                median(&mut ready),
+                median(&mut result),
+            ],
         ));
     }
     println!("medians over {rounds} rounds (fresh process: {} rounds, on-disk cache hit)", rounds.min(10));

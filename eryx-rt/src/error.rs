@@ -32,10 +32,14 @@ pub enum BuildError {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
     /// `from_embedded` was called but the binary embeds no component.
-    #[error("no component is embedded in this binary: call eryx_build from build.rs and eryx_rt::include_component!() (see eryx-build's docs)")]
+    #[error(
+        "no component is embedded in this binary: call eryx_build from build.rs and eryx_rt::include_component!() (see eryx-build's docs)"
+    )]
     NothingEmbedded,
     /// Wheels or extensions were added to a builder made by `from_embedded`.
-    #[error("an embedded component is linked at build time: list extra wheels in [package.metadata.eryx] instead of adding them at run time")]
+    #[error(
+        "an embedded component is linked at build time: list extra wheels in [package.metadata.eryx] instead of adding them at run time"
+    )]
     EmbeddedWithInputs,
 }
 

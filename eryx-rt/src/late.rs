@@ -50,7 +50,10 @@ impl Prepared {
         };
         eryx_libs::link_component(base_libraries(), extensions).map_err(|error| BuildError::Link {
             error,
-            origins: extensions.iter().map(|e| (e.guest_path.clone(), site.origin_of_guest_path(&e.guest_path))).collect(),
+            origins: extensions
+                .iter()
+                .map(|e| (e.guest_path.clone(), site.origin_of_guest_path(&e.guest_path)))
+                .collect(),
         })
     }
 
@@ -79,7 +82,9 @@ pub(crate) fn prepare(inputs: &[Input]) -> Result<Arc<Prepared>, BuildError> {
     let memo = PREPARED.get_or_init(Default::default);
     if let Some(prepared) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&raw_digest) {
         // The tree is content-addressed and immutable; it only needs to still exist.
-        if prepared.site_dir.join(COMPLETE_MARKER).exists() || prepared.pending.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+        if prepared.site_dir.join(COMPLETE_MARKER).exists()
+            || prepared.pending.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        {
             return Ok(prepared.clone());
         }
     }
@@ -152,7 +157,8 @@ fn read_inputs(inputs: &[Input]) -> Result<Vec<Raw>, BuildError> {
                             stack.push(path);
                             continue;
                         }
-                        let relative = path.strip_prefix(dir).expect("walked below dir").to_string_lossy().replace('\\', "/");
+                        let relative =
+                            path.strip_prefix(dir).expect("walked below dir").to_string_lossy().replace('\\', "/");
                         let bytes = std::fs::read(&path).map_err(io(&path))?;
                         raw.push(Raw::File { path: relative, bytes: bytes.into(), origin: dir.display().to_string() });
                     }

@@ -168,7 +168,8 @@ pub(crate) fn preinitialize(
         })
     };
     let initialized = (|| {
-        let instance = preinit_linker().instantiate(&mut store, &compiled).map_err(|e| fail("cannot instantiate", e))?;
+        let instance =
+            preinit_linker().instantiate(&mut store, &compiled).map_err(|e| fail("cannot instantiate", e))?;
         let sandbox = bindings::Sandbox::new(&mut store, &instance).map_err(|e| fail("cannot instantiate", e))?;
         match sandbox.eryx_sandbox_python().call_init(&mut store, imports) {
             Ok(Ok(())) => Ok(instance),
@@ -262,8 +263,10 @@ struct Accessors<'a> {
 
 impl Accessors<'_> {
     fn call<R: ComponentType + Lift + Send + Sync + 'static>(&mut self, instance: &str, func: &str) -> R {
-        let (_, exported) = self.instance.get_export(&mut *self.store, None, instance).expect("wizer exports its accessors");
-        let (_, index) = self.instance.get_export(&mut *self.store, Some(&exported), func).expect("wizer exports its accessors");
+        let (_, exported) =
+            self.instance.get_export(&mut *self.store, None, instance).expect("wizer exports its accessors");
+        let (_, index) =
+            self.instance.get_export(&mut *self.store, Some(&exported), func).expect("wizer exports its accessors");
         let func = self.instance.get_typed_func::<(), (R,)>(&mut *self.store, index).expect("accessor types match");
         func.call(&mut *self.store, ()).expect("accessors do not trap").0
     }
@@ -387,9 +390,14 @@ mod tests {
     fn a_snapshot_holds_no_host_path() {
         let stdlib = crate::stdlib::stdlib_dir().unwrap();
         let site = tempfile::tempdir().unwrap();
-        std::fs::write(site.path().join("probe_module.py"), "import os, sys\nSEEN = (sys.path, dict(os.environ), os.getcwd())\n").unwrap();
+        std::fs::write(
+            site.path().join("probe_module.py"),
+            "import os, sys\nSEEN = (sys.path, dict(os.environ), os.getcwd())\n",
+        )
+        .unwrap();
         let snapshot =
-            preinitialize(&crate::embedded::base_component(), &["probe_module".to_string()], stdlib, Some(site.path())).unwrap();
+            preinitialize(&crate::embedded::base_component(), &["probe_module".to_string()], stdlib, Some(site.path()))
+                .unwrap();
         assert_eq!(&snapshot[..8], b"\0asm\x0d\x00\x01\x00", "a component");
         let contains = |needle: &str| snapshot.windows(needle.len()).any(|window| window == needle.as_bytes());
         assert!(contains("probe_module"), "the import is in the snapshot");

@@ -18,8 +18,8 @@ use crate::cache::Source;
 use crate::embedded;
 use crate::embedded_user::Embedded;
 use crate::engine::{EPOCH_TICK, engine};
-use crate::late::{self, Input};
 use crate::error::{BuildError, ExecuteError, Failure, PythonException};
+use crate::late::{self, Input};
 use crate::output::CapturedOutput;
 
 /// Default wall-clock limit of one `execute` call.
@@ -203,25 +203,36 @@ impl SandboxBuilder {
             embedded.check()?;
             let site_dir = embedded.site_dir()?;
             // The crate's `preinit` list applies unless this builder chose its own imports.
-            let imports = self.preinit_imports.as_ref().map(|own| if own.is_empty() { embedded.preinit_imports() } else { own.clone() });
+            let imports = self
+                .preinit_imports
+                .as_ref()
+                .map(|own| if own.is_empty() { embedded.preinit_imports() } else { own.clone() });
             let (loaded, source) =
-                crate::preinit::load(&embedded.cache_key(), imports.as_deref(), site_dir.as_deref(), || Ok(embedded.wasm()))?;
+                crate::preinit::load(&embedded.cache_key(), imports.as_deref(), site_dir.as_deref(), || {
+                    Ok(embedded.wasm())
+                })?;
             return self.instantiate(&loaded, source, site_dir.as_deref());
         }
         if self.inputs.is_empty() {
             let imports = self.preinit_imports.as_deref();
             let (loaded, source) =
-                crate::preinit::load(&embedded::base_component_key(), imports, None, || Ok(embedded::base_component()))?;
+                crate::preinit::load(
+                    &embedded::base_component_key(),
+                    imports,
+                    None,
+                    || Ok(embedded::base_component()),
+                )?;
             return self.instantiate(&loaded, source, None);
         }
         let prepared = late::prepare(&self.inputs)?;
         let imports = self.preinit_imports.as_deref();
-        let (loaded, source) = crate::preinit::load(&prepared.component_key, imports, Some(&prepared.site_dir), || {
-            let wasm = prepared.link()?;
-            // A snapshot imports from site-packages: the tree must be in place first.
-            prepared.install_site()?;
-            Ok(wasm)
-        })?;
+        let (loaded, source) =
+            crate::preinit::load(&prepared.component_key, imports, Some(&prepared.site_dir), || {
+                let wasm = prepared.link()?;
+                // A snapshot imports from site-packages: the tree must be in place first.
+                prepared.install_site()?;
+                Ok(wasm)
+            })?;
         let site_dir = prepared.install_site()?;
         self.instantiate(&loaded, source, Some(site_dir))
     }
@@ -264,8 +275,10 @@ pub(crate) fn guest_wasi(
     let mounts = [(Some(stdlib), eryx_libs::STDLIB_GUEST_DIR), (site_dir, eryx_libs::SITE_PACKAGES_GUEST_DIR)];
     for (host, guest) in mounts {
         let Some(host) = host else { continue };
-        wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
-            .map_err(|e| BuildError::Io { path: host.to_path_buf(), source: std::io::Error::other(format!("{e:#}")) })?;
+        wasi.preopened_dir(host, guest, FsPerms::ReadOnly).map_err(|e| BuildError::Io {
+            path: host.to_path_buf(),
+            source: std::io::Error::other(format!("{e:#}")),
+        })?;
     }
     Ok(wasi)
 }

@@ -88,10 +88,12 @@ fn entries(cache: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn compiled_code_cache_survives_races_and_corruption() {
     let cache = tempfile::tempdir().unwrap();
     // Two processes fill the same key at once: both succeed, one good entry remains.
-    let racers: Vec<_> = (0..2).map(|_| {
-        let dir = cache.path().to_path_buf();
-        std::thread::spawn(move || run_with_cache(&dir))
-    }).collect();
+    let racers: Vec<_> = (0..2)
+        .map(|_| {
+            let dir = cache.path().to_path_buf();
+            std::thread::spawn(move || run_with_cache(&dir))
+        })
+        .collect();
     for racer in racers {
         assert_eq!(racer.join().unwrap(), "Compiled");
     }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{fixture_wheel, make_wheel, wasm_shared_library};
-use eryx_rt::{BuildError, Sandbox};
 use eryx_libs::{LinkError, WheelError};
+use eryx_rt::{BuildError, Sandbox};
 
 fn stdout_of(sandbox: &mut Sandbox, code: &str) -> String {
     sandbox.execute(code).unwrap_or_else(|e| panic!("{code:?}: {e}\n{}", e.output.stderr)).stdout
@@ -47,8 +47,16 @@ fn loose_native_extension_and_order_independent_cache() {
     assert_eq!(stdout_of(&mut sandbox, &format!("import {name} as m; print(m.add(1, 2))")), "3\n");
 
     // The same set in another order is the same component (an in-memory hit).
-    let a = Sandbox::builder().with_wheel(fixture_wheel("eryx_test_c")).with_wheel(fixture_wheel("eryx_test_rust")).build().unwrap();
-    let b = Sandbox::builder().with_wheel(fixture_wheel("eryx_test_rust")).with_wheel(fixture_wheel("eryx_test_c")).build().unwrap();
+    let a = Sandbox::builder()
+        .with_wheel(fixture_wheel("eryx_test_c"))
+        .with_wheel(fixture_wheel("eryx_test_rust"))
+        .build()
+        .unwrap();
+    let b = Sandbox::builder()
+        .with_wheel(fixture_wheel("eryx_test_rust"))
+        .with_wheel(fixture_wheel("eryx_test_c"))
+        .build()
+        .unwrap();
     let _ = a;
     assert_eq!(b.component_source(), eryx_rt::ComponentSource::Memory);
 }
@@ -131,11 +139,9 @@ fn no_metadata() {
 
 #[test]
 fn record_hash_mismatch() {
-    let bytes = common::make_wheel_with(
-        "pkg",
-        &[("pkg/__init__.py", b"x = 1\n")],
-        |path, hash| if path == "pkg/__init__.py" { "sha256=AAAA".into() } else { hash },
-    );
+    let bytes = common::make_wheel_with("pkg", &[("pkg/__init__.py", b"x = 1\n")], |path, hash| {
+        if path == "pkg/__init__.py" { "sha256=AAAA".into() } else { hash }
+    });
     match wheel_error(bytes) {
         WheelError::HashMismatch { file, expected, actual, .. } => {
             assert_eq!(file, "pkg/__init__.py");
@@ -157,7 +163,10 @@ fn unsafe_paths() {
 #[test]
 fn extension_that_is_not_wasm() {
     let error = link_error(&[("m.cpython-314-wasm32-wasi.so", b"\x7fELF not wasm")]);
-    assert!(matches!(&error, LinkError::NotWasm { path, .. } if path == "/site-packages/m.cpython-314-wasm32-wasi.so"), "{error}");
+    assert!(
+        matches!(&error, LinkError::NotWasm { path, .. } if path == "/site-packages/m.cpython-314-wasm32-wasi.so"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -53,11 +53,17 @@ fn the_snapshot_holds_a_started_interpreter_and_the_imports() {
     let mut plain = build(Sandbox::builder().preinit(true));
     assert_eq!(run(&mut plain, "import sys; print('recorder' in sys.modules)"), "False\n");
     let mut sandbox = build(with_recorder());
-    assert_eq!(run(&mut sandbox, "import sys; print('recorder' in sys.modules, 'random' in sys.modules)"), "True True\n");
+    assert_eq!(
+        run(&mut sandbox, "import sys; print('recorder' in sys.modules, 'random' in sys.modules)"),
+        "True True\n"
+    );
     // Importing binds the name as usual; the module is the one from the snapshot.
     assert_eq!(run(&mut sandbox, "import recorder; print(len(recorder.STDLIB_LISTING))"), "5\n");
     // Nothing of the host: no environment, only the guest's own paths.
-    let out = run(&mut sandbox, "import os, sys\nprint(dict(os.environ), [p for p in sys.path if not p.startswith(('/usr/local/lib/python3.14', '/site-packages'))], os.getcwd())");
+    let out = run(
+        &mut sandbox,
+        "import os, sys\nprint(dict(os.environ), [p for p in sys.path if not p.startswith(('/usr/local/lib/python3.14', '/site-packages'))], os.getcwd())",
+    );
     assert_eq!(out, "{} [] /\n");
 }
 
@@ -102,14 +108,20 @@ fn wasi_handles_are_the_sandboxes_own_after_restore() {
                 "import os, sys\nprint('{name}1')\nos.write(1, b'{name}2\\n')\nsys.stderr.write('{name}3\\n')\nos.write(2, b'{name}4\\n')"
             ))
             .unwrap();
-        assert_eq!((out.stdout.as_str(), out.stderr.as_str()), (&*format!("{name}1\n{name}2\n"), &*format!("{name}3\n{name}4\n")));
+        assert_eq!(
+            (out.stdout.as_str(), out.stderr.as_str()),
+            (&*format!("{name}1\n{name}2\n"), &*format!("{name}3\n{name}4\n"))
+        );
     };
     prints(&mut a, "a");
     prints(&mut b, "b");
     prints(&mut a, "a");
     // A descriptor opened while the snapshot was taken was closed before it: using it is a
     // clean EBADF, not a trap and not a handle of the build-time store.
-    let out = run(&mut b, "import recorder, errno\ntry:\n    recorder.HELD.read()\n    print('read')\nexcept OSError as e:\n    print(e.errno == errno.EBADF)");
+    let out = run(
+        &mut b,
+        "import recorder, errno\ntry:\n    recorder.HELD.read()\n    print('read')\nexcept OSError as e:\n    print(e.errno == errno.EBADF)",
+    );
     assert_eq!(out, "True\n");
     // Writing is refused as in any sandbox (read-only mounts), and the sandbox goes on.
     let error = b.execute("open('/site-packages/new.txt', 'w')").unwrap_err();
@@ -192,7 +204,10 @@ fn a_failing_preinit_import_fails_the_build_and_names_the_module() {
 #[test]
 fn without_a_snapshot_python_starts_in_the_sandbox() {
     let mut sandbox = build(Sandbox::builder().preinit(false));
-    let out = run(&mut sandbox, "import os, sys, random\nprint('random' in sys.modules, len(os.listdir('/usr/local/lib/python3.14')) > 10)");
+    let out = run(
+        &mut sandbox,
+        "import os, sys, random\nprint('random' in sys.modules, len(os.listdir('/usr/local/lib/python3.14')) > 10)",
+    );
     assert_eq!(out, "True True\n");
     assert_eq!(run(&mut sandbox, "import json; print(json.dumps([1]))"), "[1]\n");
 }

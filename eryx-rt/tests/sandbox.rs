@@ -105,7 +105,8 @@ fn memory_limit_is_enforced_without_harming_the_host() {
     }
     let error = sandbox.execute("x = []\nwhile True: x.append(bytearray(1 << 20))").unwrap_err();
     assert!(
-        matches!(&error.failure, Failure::MemoryLimit { .. }) || matches!(&error.failure, Failure::Python(e) if e.type_name == "MemoryError"),
+        matches!(&error.failure, Failure::MemoryLimit { .. })
+            || matches!(&error.failure, Failure::Python(e) if e.type_name == "MemoryError"),
         "{error}"
     );
     assert_eq!(run("print('alive')"), "alive\n");
@@ -115,9 +116,8 @@ fn memory_limit_is_enforced_without_harming_the_host() {
 fn deep_recursion_ends_cleanly() {
     let error = sandbox().execute("def f(n): return f(n + 1)\nf(0)").unwrap_err();
     assert!(matches!(&error.failure, Failure::Python(e) if e.type_name == "RecursionError"), "{error}");
-    let error = sandbox()
-        .execute("import sys\nsys.setrecursionlimit(10**7)\ndef f(n): return f(n + 1)\nf(0)")
-        .unwrap_err();
+    let error =
+        sandbox().execute("import sys\nsys.setrecursionlimit(10**7)\ndef f(n): return f(n + 1)\nf(0)").unwrap_err();
     assert!(!matches!(error.failure, Failure::Stopped(_)), "{error}");
     assert_eq!(run("print('alive')"), "alive\n");
 }
@@ -132,9 +132,7 @@ fn fuel_limits_work() {
 
 #[test]
 fn sandboxes_run_side_by_side_on_threads() {
-    let handles: Vec<_> = (0..4)
-        .map(|i| std::thread::spawn(move || run(&format!("x = {i}\nprint(x * 10)"))))
-        .collect();
+    let handles: Vec<_> = (0..4).map(|i| std::thread::spawn(move || run(&format!("x = {i}\nprint(x * 10)")))).collect();
     let outputs: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(outputs, ["0\n", "10\n", "20\n", "30\n"]);
 }
@@ -144,7 +142,10 @@ fn sandboxes_do_not_share_state() {
     let mut a = sandbox();
     let mut b = sandbox();
     a.execute("import sys; sys.shared = 1; y = 2").unwrap();
-    assert_eq!(b.execute("import sys; print(hasattr(sys, 'shared'), 'y' in globals())").unwrap().stdout, "False False\n");
+    assert_eq!(
+        b.execute("import sys; print(hasattr(sys, 'shared'), 'y' in globals())").unwrap().stdout,
+        "False False\n"
+    );
 }
 
 #[test]

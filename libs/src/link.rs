@@ -27,17 +27,25 @@ impl NativeExtension {
 /// Why a component could not be linked. Each names the extension (or symbol) at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
-    #[error("native extension {path}: the path must be absolute and end in `.so` (it is the path CPython passes to dlopen in the guest)")]
+    #[error(
+        "native extension {path}: the path must be absolute and end in `.so` (it is the path CPython passes to dlopen in the guest)"
+    )]
     BadPath { path: String },
     #[error("native extension {path} is not a WebAssembly module ({reason}); build it for wasm32-wasi")]
     NotWasm { path: String, reason: String },
-    #[error("native extension {path} has no `dylink.0` section: it is not a shared library; link it with `--shared --experimental-pic`")]
+    #[error(
+        "native extension {path} has no `dylink.0` section: it is not a shared library; link it with `--shared --experimental-pic`"
+    )]
     NotSharedLibrary { path: String },
-    #[error("native extension {path} is built for {tag}, but this sandbox runs CPython 3.14 (`cpython-314-wasm32-wasi` or `abi3`); rebuild it for CPython 3.14")]
+    #[error(
+        "native extension {path} is built for {tag}, but this sandbox runs CPython 3.14 (`cpython-314-wasm32-wasi` or `abi3`); rebuild it for CPython 3.14"
+    )]
     WrongPython { path: String, tag: String },
     #[error("two native extensions claim the same path {path}; remove one of the wheels or extensions")]
     DuplicatePath { path: String },
-    #[error("cannot link: a library needs symbols that no library exports (rebuild the extension against CPython 3.14 for WASI, or add the library that defines them):\n{details}")]
+    #[error(
+        "cannot link: a library needs symbols that no library exports (rebuild the extension against CPython 3.14 for WASI, or add the library that defines them):\n{details}"
+    )]
     UnresolvedSymbols { details: String },
     #[error("cannot link: a library needs a shared library that is not part of the component:\n{details}")]
     MissingLibrary { details: String },

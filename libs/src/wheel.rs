@@ -33,7 +33,9 @@ pub enum WheelError {
     NoRecord { wheel: String },
     #[error("wheel {wheel}: RECORD is malformed: {reason}")]
     BadRecord { wheel: String, reason: String },
-    #[error("wheel {wheel}: {file} has SHA-256 {actual} but RECORD says {expected}; the wheel is corrupt or was tampered with")]
+    #[error(
+        "wheel {wheel}: {file} has SHA-256 {actual} but RECORD says {expected}; the wheel is corrupt or was tampered with"
+    )]
     HashMismatch { wheel: String, file: String, expected: String, actual: String },
     #[error("wheel {wheel}: {file} is not listed in RECORD; the wheel is corrupt or was tampered with")]
     NotInRecord { wheel: String, file: String },
@@ -108,8 +110,12 @@ impl Wheel {
                 continue;
             }
             let mut data = Vec::with_capacity(entry.size().min(budget) as usize);
-            (&mut entry).take(budget + 1).read_to_end(&mut data).map_err(|e| WheelError::NotZip { wheel: wheel.clone(), reason: format!("{name}: {e}") })?;
-            budget = budget.checked_sub(data.len() as u64).ok_or_else(|| WheelError::TooLarge { wheel: wheel.clone() })?;
+            (&mut entry)
+                .take(budget + 1)
+                .read_to_end(&mut data)
+                .map_err(|e| WheelError::NotZip { wheel: wheel.clone(), reason: format!("{name}: {e}") })?;
+            budget =
+                budget.checked_sub(data.len() as u64).ok_or_else(|| WheelError::TooLarge { wheel: wheel.clone() })?;
             members.insert(name, data);
         }
 
@@ -172,10 +178,10 @@ fn verify_record(wheel: &str, dist_info: &str, members: &BTreeMap<String, Vec<u8
         if unsigned {
             continue;
         }
-        let hash = listed.get(path).ok_or_else(|| WheelError::NotInRecord { wheel: wheel.into(), file: path.clone() })?;
-        let expected = hash
-            .strip_prefix("sha256=")
-            .ok_or_else(|| bad(format!("{path} has no sha256 hash ({hash:?})")))?;
+        let hash =
+            listed.get(path).ok_or_else(|| WheelError::NotInRecord { wheel: wheel.into(), file: path.clone() })?;
+        let expected =
+            hash.strip_prefix("sha256=").ok_or_else(|| bad(format!("{path} has no sha256 hash ({hash:?})")))?;
         let actual = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes));
         if actual != expected.trim_end_matches('=') {
             return Err(WheelError::HashMismatch {

@@ -8,9 +8,10 @@ use sha2::{Digest, Sha256};
 
 /// The inputs, in the order `build.sh` hashes them (`sha256sum` lines, then their SHA-256).
 fn sources_digest(libs: &Path) -> String {
-    let mut files: Vec<String> = ["runtime/Cargo.toml", "runtime/Cargo.lock", "runtime/rust-toolchain.toml", "runtime/build.sh"]
-        .map(String::from)
-        .to_vec();
+    let mut files: Vec<String> =
+        ["runtime/Cargo.toml", "runtime/Cargo.lock", "runtime/rust-toolchain.toml", "runtime/build.sh"]
+            .map(String::from)
+            .to_vec();
     for dir in ["runtime/src", "wit"] {
         let mut names: Vec<String> = std::fs::read_dir(libs.join(dir))
             .unwrap()

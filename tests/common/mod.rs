@@ -79,7 +79,8 @@ impl WheelServer {
 pub fn replace_wheel_list(manifest: &str, wheels: &str) -> String {
     let table = manifest.find("[package.metadata.eryx]").expect("the manifest has a [package.metadata.eryx] table");
     let start = table + manifest[table..].find("wheels = [").expect("the table lists wheels");
-    let end = start + manifest[start..].find("\n]\n").expect("the wheel list ends with `]` on its own line") + "\n]".len();
+    let end =
+        start + manifest[start..].find("\n]\n").expect("the wheel list ends with `]` on its own line") + "\n]".len();
     format!("{}wheels = [\n{wheels}\n]{}", &manifest[..start], &manifest[end..])
 }
 
@@ -185,7 +186,17 @@ pub const PINNED_WHEELS: &[(&str, &str)] = &[
 pub fn pip_download_pinned(requirements: &[&str]) -> Vec<PathBuf> {
     let dir = scratch_dir("pinned-wheels");
     let status = Command::new("python3")
-        .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps", "--only-binary", ":all:", "-d"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-d",
+        ])
         .arg(&dir)
         .args(requirements)
         .status()
@@ -233,7 +244,11 @@ pub fn numpy_sdist() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache"));
     let sdist = cache.join("eryx/sdists").join(NUMPY_SDIST_SHA256).join(format!("numpy-{NUMPY_VERSION}.tar.gz"));
-    assert!(sdist.exists(), "{} is missing: remove build.sh's cached wheel to make it download the sdist", sdist.display());
+    assert!(
+        sdist.exists(),
+        "{} is missing: remove build.sh's cached wheel to make it download the sdist",
+        sdist.display()
+    );
     assert_eq!(sha256_file(&sdist), NUMPY_SDIST_SHA256, "{} is not the pinned sdist", sdist.display());
     sdist
 }

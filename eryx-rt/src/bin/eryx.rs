@@ -60,7 +60,9 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<ExitCode> {
     let code = match (&args.code, &args.file) {
         (Some(code), _) => code.clone(),
-        (None, Some(file)) => std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?,
+        (None, Some(file)) => {
+            std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
+        }
         (None, None) => unreachable!("clap requires one of them"),
     };
     anyhow::ensure!(args.timeout > 0.0 && args.timeout.is_finite(), "--timeout must be a positive number of seconds");
@@ -81,7 +83,8 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         builder = builder.with_preinit_imports(args.preinit.iter().cloned());
     }
 
-    let progress = indicatif::ProgressBar::new_spinner().with_message("preparing the sandbox (a new set of extensions is linked and compiled once)");
+    let progress = indicatif::ProgressBar::new_spinner()
+        .with_message("preparing the sandbox (a new set of extensions is linked and compiled once)");
     progress.enable_steady_tick(Duration::from_millis(120));
     let sandbox = builder.build();
     progress.finish_and_clear();

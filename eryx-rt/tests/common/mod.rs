@@ -58,7 +58,11 @@ pub fn pip_download(requirement: &str) -> PathBuf {
         .expect("pip runs");
     assert!(status.success(), "pip download {requirement} failed");
     let wheel = single_file(&dir, ".whl");
-    assert_eq!(hex::encode(Sha256::digest(std::fs::read(&wheel).unwrap())), *sha256, "{requirement} is not the pinned file");
+    assert_eq!(
+        hex::encode(Sha256::digest(std::fs::read(&wheel).unwrap())),
+        *sha256,
+        "{requirement} is not the pinned file"
+    );
     wheel
 }
 
@@ -71,7 +75,8 @@ pub fn make_wheel(name: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
 pub fn make_wheel_with(name: &str, files: &[(&str, &[u8])], record_hash: impl Fn(&str, String) -> String) -> Vec<u8> {
     let dist_info = format!("{name}-0.1.dist-info");
     let metadata = format!("Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n");
-    let wheel = "Wheel-Version: 1.0\nGenerator: eryx-tests\nRoot-Is-Purelib: false\nTag: cp314-cp314-wasi_0_0_0_wasm32\n";
+    let wheel =
+        "Wheel-Version: 1.0\nGenerator: eryx-tests\nRoot-Is-Purelib: false\nTag: cp314-cp314-wasi_0_0_0_wasm32\n";
     let mut all: Vec<(String, Vec<u8>)> = files.iter().map(|(p, b)| (p.to_string(), b.to_vec())).collect();
     all.push((format!("{dist_info}/METADATA"), metadata.into_bytes()));
     all.push((format!("{dist_info}/WHEEL"), wheel.as_bytes().to_vec()));
