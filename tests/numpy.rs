@@ -52,7 +52,7 @@ fn late_linked_numpy_prints_the_proof_lines() {
     check_proof(&out.stdout);
     eprintln!(
         "late-linked numpy: sandbox built in {built:.1?} ({:?}), proof ran in {:.1?}",
-        sandbox.component_source(),
+        sandbox.loaded_from(),
         out.duration
     );
 }

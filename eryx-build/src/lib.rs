@@ -119,7 +119,14 @@ impl Builder {
     /// Runs the build; on failure reports the error to Cargo and exits the build script.
     pub fn run(self) {
         if let Err(error) = self.build() {
-            for line in error.to_string().lines() {
+            // The message and each cause (a wheel's zip error, the linker's error, ...).
+            let mut text = error.to_string();
+            let mut cause = std::error::Error::source(&error);
+            while let Some(source) = cause {
+                text.push_str(&format!(": {source}"));
+                cause = source.source();
+            }
+            for line in text.lines() {
                 println!("cargo::error={line}");
             }
             std::process::exit(1);

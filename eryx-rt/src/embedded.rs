@@ -1,16 +1,88 @@
-//! The base component, linked by this crate's build script with eryx-libs' linker.
+//! Components linked ahead of time by eryx-build in a downstream crate's build script.
+//!
+//! [`include_component!`](crate::include_component) embeds eryx-build's outputs in the
+//! calling crate; [`Sandbox::from_embedded`](crate::Sandbox::from_embedded) starts sandboxes
+//! from them with no link step. The component's identity is the SHA-256 of its bytes that
+//! eryx-build computed, as for every component: the same inputs linked late share its compiled
+//! code. The site-packages tree is unpacked once into the cache folder, under its digest (the
+//! folder late linking would make for the same inputs).
 
-/// SHA-256 of the base component's bytes, computed at build time (part of cache keys).
-pub(crate) const BASE_COMPONENT_SHA256: &str = include_str!(concat!(env!("OUT_DIR"), "/base-component.sha256"));
+use std::path::{Path, PathBuf};
 
-const BASE_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/base-component.wasm"));
+use crate::error::BuildError;
+use crate::files::install_dir;
 
-/// The base component (base libraries + guest runtime, no extensions).
-pub(crate) fn base_component() -> Vec<u8> {
-    BASE_COMPONENT.to_vec()
+/// eryx-build's outputs, embedded with [`include_component!`](crate::include_component).
+#[derive(Debug)]
+pub struct Embedded {
+    wasm: &'static [u8],
+    component_sha256: &'static str,
+    site_tar: &'static [u8],
+    site_sha256: &'static str,
+    preinit: &'static str,
 }
 
-/// The compiled-component cache key of the base component.
-pub(crate) fn base_component_key() -> String {
-    crate::cache::component_key(BASE_COMPONENT_SHA256.as_bytes())
+impl Embedded {
+    /// Used by [`include_component!`](crate::include_component) only.
+    #[doc(hidden)]
+    pub const fn __new(
+        wasm: &'static [u8],
+        component_sha256: &'static str,
+        site_tar: &'static [u8],
+        site_sha256: &'static str,
+        preinit: &'static str,
+    ) -> Self {
+        Embedded { wasm, component_sha256, site_tar, site_sha256, preinit }
+    }
+
+    /// SHA-256 of the embedded component, as eryx-build computed it.
+    pub fn component_sha256(&self) -> &'static str {
+        self.component_sha256
+    }
+
+    /// The modules listed under `preinit` in `[package.metadata.eryx]`.
+    pub fn preinit_imports(&self) -> Vec<String> {
+        self.preinit.lines().filter(|l| !l.is_empty()).map(String::from).collect()
+    }
+
+    pub(crate) fn check(&self) -> Result<(), BuildError> {
+        if self.wasm.is_empty() || self.component_sha256.is_empty() { Err(BuildError::NothingEmbedded) } else { Ok(()) }
+    }
+
+    pub(crate) fn wasm(&self) -> Vec<u8> {
+        self.wasm.to_vec()
+    }
+
+    /// The digest of the site-packages tree, `None` when there is none.
+    pub(crate) fn site_digest(&self) -> Option<&'static str> {
+        (!self.site_tar.is_empty()).then_some(self.site_sha256)
+    }
+
+    /// Unpacks the site-packages tree under `root` (once) and returns its folder.
+    pub(crate) fn install_site(&self, root: &Path) -> Result<Option<PathBuf>, BuildError> {
+        let Some(digest) = self.site_digest() else { return Ok(None) };
+        let target = root.join("site-packages").join(digest);
+        install_dir(&target, |staging| tar::Archive::new(self.site_tar).unpack(staging))?;
+        Ok(Some(target))
+    }
+}
+
+/// Embeds the component that eryx-build linked for the calling crate (in its build.rs).
+///
+/// ```ignore
+/// // Needs eryx-build's outputs in OUT_DIR: see eryx-build's crate docs.
+/// let mut sandbox = eryx_rt::Sandbox::from_embedded(eryx_rt::include_component!()).build()?;
+/// ```
+#[macro_export]
+macro_rules! include_component {
+    () => {{
+        static EMBEDDED: $crate::Embedded = $crate::Embedded::__new(
+            include_bytes!(concat!(env!("OUT_DIR"), "/eryx/component.wasm")),
+            include_str!(concat!(env!("OUT_DIR"), "/eryx/component.sha256")),
+            include_bytes!(concat!(env!("OUT_DIR"), "/eryx/site.tar")),
+            include_str!(concat!(env!("OUT_DIR"), "/eryx/site.sha256")),
+            include_str!(concat!(env!("OUT_DIR"), "/eryx/preinit.txt")),
+        );
+        &EMBEDDED
+    }};
 }

@@ -1,56 +1,58 @@
-//! The one wasmtime [`Engine`] of the process and the ticker that drives timeouts.
+//! wasmtime engines, their fingerprints, and the ticker that drives timeouts.
 //!
-//! Every sandbox shares the engine (compiled code is shared through it) and its configuration
-//! is fixed, because precompiled artifacts are only valid for the configuration that made
-//! them: [`config_fingerprint`] goes into every cache key.
+//! Compiled code belongs to the engine configuration that made it, so a [`Runtime`](crate::Runtime)
+//! keeps one engine per configuration it needs: a plain one (epoch interruption only) for most
+//! sandboxes, and one that also meters fuel, made only when a sandbox asks for a fuel budget:
+//! fuel metering costs every sandbox CPU time even when it is never used. [`fingerprint`] goes
+//! into every cache key, so code compiled for both engines lives side by side in one cache.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::{Config, Engine};
 
+use crate::error::BuildError;
+
 /// How often the epoch advances; timeouts are rounded up to a multiple of it.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// The process-wide engine. The first call starts the epoch ticker thread.
-pub(crate) fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let engine = Engine::new(&config()).expect("the eryx engine configuration is valid");
-        let ticker = engine.weak();
-        std::thread::Builder::new()
-            .name("eryx-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = ticker.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(EPOCH_TICK);
-                }
-            })
-            .expect("can start the eryx epoch thread");
-        engine
-    })
+/// Whether an engine's code counts fuel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Metering {
+    /// Epoch interruption only (timeouts); no fuel.
+    Off,
+    /// Fuel metering as well, for sandboxes with a fuel budget.
+    Fuel,
 }
 
-fn config() -> Config {
+/// Creates an engine and starts its epoch ticker (a thread that ends with the engine).
+pub(crate) fn new_engine(metering: Metering) -> Result<Engine, BuildError> {
     let mut config = Config::new();
     config.epoch_interruption(true);
-    config.consume_fuel(true);
+    config.consume_fuel(metering == Metering::Fuel);
     config.wasm_component_model(true);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-    config
+    let engine = Engine::new(&config).map_err(BuildError::Engine)?;
+    let ticker = engine.weak();
+    std::thread::Builder::new()
+        .name("eryx-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = ticker.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map_err(|source| BuildError::Thread { what: "the epoch ticker", source })?;
+    Ok(engine)
 }
 
-/// Identifies everything about the engine that a precompiled artifact depends on (the
-/// wasmtime version, the configuration and the CPU features it compiles for), as hex.
-pub(crate) fn config_fingerprint() -> &'static str {
-    static FINGERPRINT: OnceLock<String> = OnceLock::new();
-    FINGERPRINT.get_or_init(|| {
-        let mut hasher = Sha256Hasher(Sha256::new());
-        std::hash::Hash::hash(&engine().precompile_compatibility_hash(), &mut hasher);
-        hex::encode(hasher.0.finalize())
-    })
+/// Identifies everything about `engine` that compiled code depends on (the wasmtime version,
+/// the configuration and the CPU features it compiles for), as hex.
+pub(crate) fn fingerprint(engine: &Engine) -> String {
+    let mut hasher = Sha256Hasher(Sha256::new());
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
+    hex::encode(hasher.0.finalize())
 }
 
 /// Feeds `Hash` implementations into SHA-256, which, unlike `DefaultHasher`, is stable.
@@ -63,5 +65,18 @@ impl std::hash::Hasher for Sha256Hasher {
 
     fn finish(&self) -> u64 {
         unreachable!("only the SHA-256 state is read")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fuel_changes_the_fingerprint() {
+        let plain = new_engine(Metering::Off).unwrap();
+        let fuel = new_engine(Metering::Fuel).unwrap();
+        assert_eq!(fingerprint(&plain), fingerprint(&new_engine(Metering::Off).unwrap()));
+        assert_ne!(fingerprint(&plain), fingerprint(&fuel));
     }
 }

@@ -1,36 +1,60 @@
 //! The errors of eryx-rt: one enum for creating a sandbox, one for running code in it.
+//!
+//! Errors keep their causes: `source()` leads to wasmtime's error, the I/O error or the
+//! linker's error, so `{:#}` with anyhow (or any error reporter) shows the whole chain, and
+//! the message of each level is a sentence naming the thing at fault and, where there is one,
+//! the fix.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Output;
+use crate::output::Output;
 
-/// Why a sandbox could not be created.
+/// Why a sandbox (or a runtime) could not be created.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// The native extensions could not be linked with the base libraries.
-    #[error("{error}{}", origins_note(origins))]
+    #[error("cannot link the native extensions{}", origins_note(origins))]
     Link {
+        /// What the linker refused.
+        #[source]
         error: eryx_libs::LinkError,
-        /// Which input (wheel, folder) each linked extension came from.
+        /// Which input (wheel, folder) each linked extension came from: (guest path, input).
         origins: Vec<(String, String)>,
     },
     /// A wheel could not be read or is not acceptable.
     #[error(transparent)]
     Wheel(#[from] eryx_libs::WheelError),
+    /// wasmtime could not create an engine with eryx's configuration (an unsupported host).
+    #[error("cannot create the wasmtime engine")]
+    Engine(#[source] wasmtime::Error),
     /// wasmtime rejected the component (it is not valid or cannot be compiled here).
-    #[error("cannot compile the component: {0}")]
-    Compile(String),
-    /// The component could not be pre-initialised (a pre-initialisation import failed, or
-    /// the snapshot could not be taken).
-    #[error("cannot pre-initialise the component: {0}")]
-    Preinit(String),
+    #[error("cannot compile the component")]
+    Compile(#[source] wasmtime::Error),
+    /// The component could not be pre-initialised.
+    #[error(transparent)]
+    Preinit(#[from] PreinitError),
     /// The component could not be instantiated (missing import, start-up trap).
-    #[error("cannot instantiate the component: {0}")]
-    Instantiate(String),
-    /// A file eryx needs (cache, site-packages) could not be read or written.
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot instantiate the component")]
+    Instantiate(#[source] wasmtime::Error),
+    /// A file or folder eryx needs (cache, site-packages) could not be read or written.
+    #[error("cannot use {}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// A helper thread could not be started.
+    #[error("cannot start {what}")]
+    Thread {
+        /// Which thread.
+        what: &'static str,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
     /// `from_embedded` was called but the binary embeds no component.
     #[error(
         "no component is embedded in this binary: call eryx_build from build.rs and eryx_rt::include_component!() (see eryx-build's docs)"
@@ -44,11 +68,53 @@ pub enum BuildError {
 }
 
 fn origins_note(origins: &[(String, String)]) -> String {
-    origins.iter().map(|(path, origin)| format!("\n  {path} comes from {origin}")).collect()
+    let mut inputs: Vec<&str> = origins.iter().map(|(_, origin)| origin.as_str()).filter(|o| !o.is_empty()).collect();
+    inputs.sort_unstable();
+    inputs.dedup();
+    if inputs.is_empty() { String::new() } else { format!(" of {}", inputs.join(", ")) }
+}
+
+/// Why a pre-initialised snapshot could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PreinitError {
+    /// A module listed for pre-initialisation raised while it was imported.
+    #[error("cannot pre-initialise the component: importing {imports:?} failed:\n{traceback}{stderr}")]
+    Import {
+        /// The modules that were to be imported.
+        imports: Vec<String>,
+        /// Python's traceback of the failure.
+        traceback: String,
+        /// What the guest printed on stderr meanwhile.
+        stderr: String,
+    },
+    /// The guest trapped (or ran past the time limit of pre-initialisation).
+    #[error("cannot pre-initialise the component: the guest trapped{}", stderr_note(stderr))]
+    Trap {
+        /// wasmtime's error.
+        #[source]
+        error: wasmtime::Error,
+        /// What the guest printed on stderr before it.
+        stderr: String,
+    },
+    /// A step of making the snapshot failed (instrumenting, compiling, instantiating, snapshotting).
+    #[error("cannot pre-initialise the component: cannot {step}")]
+    Step {
+        /// The step, such as `instrument` or `snapshot`.
+        step: &'static str,
+        /// wasmtime's error.
+        #[source]
+        error: wasmtime::Error,
+    },
+}
+
+fn stderr_note(stderr: &str) -> String {
+    if stderr.is_empty() { String::new() } else { format!("; it printed:\n{stderr}") }
 }
 
 /// A Python exception that escaped the executed code.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PythonException {
     /// The exception's class name, such as `ZeroDivisionError`.
     pub type_name: String,
@@ -56,6 +122,12 @@ pub struct PythonException {
     pub message: String,
     /// The traceback as Python prints it (ends with `TypeName: message`).
     pub traceback: String,
+}
+
+impl PythonException {
+    pub(crate) fn new(type_name: String, message: String, traceback: String) -> Self {
+        PythonException { type_name, message, traceback }
+    }
 }
 
 impl std::fmt::Display for PythonException {
@@ -68,8 +140,40 @@ impl std::fmt::Display for PythonException {
     }
 }
 
+/// A trap of the guest (a crash in native code, stack exhaustion, ...), with wasmtime's error.
+#[derive(Clone, Debug)]
+pub struct GuestTrap {
+    error: Arc<wasmtime::Error>,
+}
+
+impl GuestTrap {
+    pub(crate) fn new(error: wasmtime::Error) -> Self {
+        GuestTrap { error: Arc::new(error) }
+    }
+
+    /// wasmtime's error, with the guest's backtrace as its context.
+    pub fn error(&self) -> &wasmtime::Error {
+        &self.error
+    }
+
+    /// The kind of trap, when wasmtime names one.
+    pub fn trap_code(&self) -> Option<wasmtime::Trap> {
+        self.error.downcast_ref::<wasmtime::Trap>().copied()
+    }
+}
+
+impl std::fmt::Display for GuestTrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The whole chain: the trap and the guest backtrace wasmtime attached to it.
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl std::error::Error for GuestTrap {}
+
 /// Why an execution did not complete normally.
 #[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Failure {
     /// The code raised an exception; the sandbox stays usable.
     #[error("{0}")]
@@ -79,13 +183,16 @@ pub enum Failure {
     Timeout(Duration),
     /// The guest needed more memory than allowed; the sandbox is stopped.
     #[error("memory limit of {} MiB reached (raise it with SandboxBuilder::memory_limit or --memory)", limit_bytes >> 20)]
-    MemoryLimit { limit_bytes: usize },
+    MemoryLimit {
+        /// The limit, in bytes.
+        limit_bytes: usize,
+    },
     /// The fuel budget ran out; the sandbox is stopped.
     #[error("fuel budget of {0} units exhausted")]
     FuelExhausted(u64),
     /// The guest trapped (stack overflow, a crash in native code); the sandbox is stopped.
     #[error("the guest trapped: {0}")]
-    Trap(String),
+    Trap(GuestTrap),
     /// An earlier execution stopped this sandbox; create a new one.
     #[error("this sandbox was stopped by an earlier failure ({0}); create a new sandbox")]
     Stopped(String),
@@ -106,7 +213,16 @@ impl Failure {
 /// A failed execution, with whatever the code printed before it failed.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{failure}")]
+#[non_exhaustive]
 pub struct ExecuteError {
+    /// What went wrong.
     pub failure: Failure,
+    /// What the code printed before it failed.
     pub output: Output,
+}
+
+impl ExecuteError {
+    pub(crate) fn new(failure: Failure, output: Output) -> Self {
+        ExecuteError { failure, output }
+    }
 }

@@ -1,11 +1,16 @@
-//! Late linking: a sandbox with native extensions gets its own component, linked at creation.
+//! Late linking: a sandbox with native extensions gets a component linked at its creation.
 //!
 //! The inputs (wheels, loose extensions, site-packages folders) are assembled into one
-//! site-packages tree with eryx-libs' [`SitePackages`], which is written once into the cache
-//! folder (content-addressed, atomically) and mounted read-only at `/site-packages`. Its
-//! native extensions are linked with the base libraries by eryx-libs' linker, on a cache miss
-//! only. A process that sees the same inputs again skips parsing and hashing the wheels: the
-//! prepared result is remembered by a digest of the raw input bytes.
+//! site-packages tree with eryx-libs' [`SitePackages`] ([`LateLinker::prepare`]); its native
+//! extensions are linked with the base libraries by eryx-libs' linker, the one eryx-build and
+//! this crate's build script use, so the same inputs give the same bytes on every path.
+//!
+//! A component's cache key derives from the SHA-256 of its linked bytes, so a cache hit must
+//! know that SHA-256 without linking: the linker remembers "input identity → linked SHA-256" in
+//! memory and in a small index in the cache folder (`link-index/<identity>`), where the identity
+//! is a digest of the extensions' paths and bytes, the base libraries and eryx's version. A
+//! process that sees the same inputs again also skips parsing and hashing the wheels: the
+//! prepared inputs are remembered by a digest of their raw bytes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,8 +19,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use eryx_libs::{BaseLibraries, NativeExtension, SitePackages, Wheel, WheelError};
 use sha2::{Digest, Sha256};
 
-use crate::cache::{self, COMPLETE_MARKER, cache_root, install_dir};
 use crate::error::BuildError;
+use crate::files::{install_dir, write_atomic};
 
 /// One input given to the builder.
 #[derive(Clone, Debug)]
@@ -26,103 +31,131 @@ pub(crate) enum Input {
     SiteDir(PathBuf),
 }
 
-/// What a sandbox needs from its inputs: its component's cache key and the tree to mount.
-/// Until the first sandbox from it exists, it also holds the tree's files and the extensions
-/// to link; nothing is written before linking succeeded, so a failure leaves no cache entry.
+/// Inputs assembled and verified: the site-packages tree and the extensions to link.
 pub(crate) struct Prepared {
-    pub(crate) component_key: String,
-    pub(crate) site_dir: PathBuf,
-    pending: Mutex<Option<(SitePackages, Vec<NativeExtension>)>>,
-    /// The extensions, once the tree is installed: other components of the same inputs (a
-    /// snapshot with another import list, or none) link them again.
-    installed_extensions: Mutex<Vec<NativeExtension>>,
+    site: SitePackages,
+    /// Hex digest of the tree: the name of its folder in the cache.
+    site_digest: String,
+    extensions: Vec<NativeExtension>,
+    /// Digest of everything the linked bytes depend on (see the module docs).
+    identity: [u8; 32],
 }
 
 impl Prepared {
-    /// Links the component (on a cache miss only).
-    pub(crate) fn link(&self) -> Result<Vec<u8>, BuildError> {
-        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let Some((site, extensions)) = pending.as_ref() else {
-            // These inputs linked before, so they link again: no origins are needed.
-            let extensions = self.installed_extensions.lock().unwrap_or_else(|e| e.into_inner());
-            return eryx_libs::link_component(base_libraries(), &extensions)
-                .map_err(|error| BuildError::Link { error, origins: Vec::new() });
-        };
-        eryx_libs::link_component(base_libraries(), extensions).map_err(|error| BuildError::Link {
-            error,
-            origins: extensions
-                .iter()
-                .map(|e| (e.guest_path.clone(), site.origin_of_guest_path(&e.guest_path)))
-                .collect(),
-        })
+    /// Whether there is anything to link (without extensions, the base component serves).
+    pub(crate) fn has_extensions(&self) -> bool {
+        !self.extensions.is_empty()
     }
 
-    /// Writes the site-packages tree into the cache (once), after the component loaded.
-    pub(crate) fn install_site(&self) -> Result<&Path, BuildError> {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((site, _)) = pending.as_ref() {
-            install_dir(&self.site_dir, |staging| site.write_to(staging))?;
-            let (_, extensions) = pending.take().expect("checked above");
-            *self.installed_extensions.lock().unwrap_or_else(|e| e.into_inner()) = extensions;
-        }
-        Ok(&self.site_dir)
+    pub(crate) fn site_digest(&self) -> &str {
+        &self.site_digest
+    }
+
+    /// Writes the site-packages tree under `root` (once) and returns its folder.
+    pub(crate) fn install_site(&self, root: &Path) -> Result<PathBuf, BuildError> {
+        let target = root.join("site-packages").join(&self.site_digest);
+        install_dir(&target, |staging| self.site.write_to(staging))?;
+        Ok(target)
     }
 }
 
-fn base_libraries() -> &'static BaseLibraries {
-    static BASE: OnceLock<BaseLibraries> = OnceLock::new();
-    BASE.get_or_init(BaseLibraries::load)
+/// A linked component: its bytes and their hex SHA-256.
+pub(crate) struct Linked {
+    pub(crate) wasm: Vec<u8>,
+    pub(crate) sha256: String,
 }
 
-/// Reads the inputs, verifies wheels, writes the site-packages tree, computes the key.
-pub(crate) fn prepare(inputs: &[Input]) -> Result<Arc<Prepared>, BuildError> {
-    static PREPARED: OnceLock<Mutex<HashMap<[u8; 32], Arc<Prepared>>>> = OnceLock::new();
-    let raw = read_inputs(inputs)?;
-    let raw_digest = digest_raw(&raw);
-    let memo = PREPARED.get_or_init(Default::default);
-    if let Some(prepared) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&raw_digest) {
-        // The tree is content-addressed and immutable; it only needs to still exist.
-        if prepared.site_dir.join(COMPLETE_MARKER).exists()
-            || prepared.pending.lock().unwrap_or_else(|e| e.into_inner()).is_some()
-        {
+/// The late linker of a runtime: its base libraries and what it remembers.
+#[derive(Default)]
+pub(crate) struct LateLinker {
+    base: OnceLock<BaseLibraries>,
+    /// Raw-input digest → prepared inputs.
+    prepared: Mutex<HashMap<[u8; 32], Arc<Prepared>>>,
+    /// Input identity → hex SHA-256 of the linked component.
+    linked: Mutex<HashMap<[u8; 32], String>>,
+}
+
+impl LateLinker {
+    /// Reads the inputs, verifies wheels and assembles the tree (or finds them prepared already).
+    pub(crate) fn prepare(&self, inputs: &[Input]) -> Result<Arc<Prepared>, BuildError> {
+        let raw = read_inputs(inputs)?;
+        let raw_digest = digest_raw(&raw);
+        if let Some(prepared) = self.prepared.lock().unwrap_or_else(|e| e.into_inner()).get(&raw_digest) {
             return Ok(prepared.clone());
         }
+        let mut site = SitePackages::new();
+        for input in &raw {
+            match input {
+                Raw::Wheel { origin, bytes } => site.add_wheel(&Wheel::from_bytes(origin.clone(), bytes)?)?,
+                Raw::Extension { path, bytes } => site.add_native_extension(path, bytes.to_vec())?,
+                Raw::File { path, bytes, origin: _ } if eryx_libs::wheel::is_native_extension(path) => {
+                    site.add_native_extension(path, bytes.to_vec())?
+                }
+                Raw::File { path, bytes, origin } => site.add_file(path, bytes.to_vec(), origin)?,
+            }
+        }
+        let extensions = site.native_extensions();
+        let mut identity = Sha256::new();
+        identity.update(b"eryx-late-link-v2\0");
+        identity.update(env!("CARGO_PKG_VERSION").as_bytes());
+        identity.update([0]);
+        identity.update(eryx_libs::FINGERPRINT.as_bytes());
+        for extension in &extensions {
+            identity.update((extension.guest_path.len() as u64).to_le_bytes());
+            identity.update(extension.guest_path.as_bytes());
+            identity.update(Sha256::digest(&extension.bytes));
+        }
+        let prepared = Arc::new(Prepared {
+            site_digest: hex::encode(site.digest()),
+            site,
+            extensions,
+            identity: identity.finalize().into(),
+        });
+        self.prepared.lock().unwrap_or_else(|e| e.into_inner()).insert(raw_digest, prepared.clone());
+        Ok(prepared)
     }
 
-    let mut site = SitePackages::new();
-    for input in &raw {
-        match input {
-            Raw::Wheel { origin, bytes } => site.add_wheel(&Wheel::from_bytes(origin.clone(), bytes)?)?,
-            Raw::Extension { path, bytes } => site.add_native_extension(path, bytes.to_vec())?,
-            Raw::File { path, bytes, origin: _ } if eryx_libs::wheel::is_native_extension(path) => {
-                site.add_native_extension(path, bytes.to_vec())?
-            }
-            Raw::File { path, bytes, origin } => site.add_file(path, bytes.to_vec(), origin)?,
+    /// The SHA-256 of the component these inputs link to, if it is known (from memory, or from
+    /// the index in `cache_dir`), without linking.
+    pub(crate) fn known_sha256(&self, prepared: &Prepared, cache_dir: Option<&Path>) -> Option<String> {
+        if let Some(sha256) = self.linked.lock().unwrap_or_else(|e| e.into_inner()).get(&prepared.identity) {
+            return Some(sha256.clone());
         }
+        let path = index_path(cache_dir?, &prepared.identity);
+        let sha256 = std::fs::read_to_string(path).ok()?;
+        let valid = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        if !valid {
+            return None;
+        }
+        self.linked.lock().unwrap_or_else(|e| e.into_inner()).insert(prepared.identity, sha256.clone());
+        Some(sha256)
     }
-    let extensions = site.native_extensions();
-    let site_dir = cache_root().join("site-packages").join(hex::encode(site.digest()));
-    let mut identity = Sha256::new();
-    identity.update(b"late-linked\0");
-    identity.update(eryx_libs::FINGERPRINT.as_bytes());
-    for extension in &extensions {
-        identity.update((extension.guest_path.len() as u64).to_le_bytes());
-        identity.update(extension.guest_path.as_bytes());
-        identity.update(Sha256::digest(&extension.bytes));
+
+    /// Links the component and remembers its SHA-256 (in memory, and in the index in `cache_dir`).
+    pub(crate) fn link(&self, prepared: &Prepared, cache_dir: Option<&Path>) -> Result<Linked, BuildError> {
+        let base = self.base.get_or_init(BaseLibraries::load);
+        let wasm = eryx_libs::link_component(base, &prepared.extensions).map_err(|error| BuildError::Link {
+            error,
+            origins: prepared
+                .extensions
+                .iter()
+                .map(|e| (e.guest_path.clone(), prepared.site.origin_of_guest_path(&e.guest_path)))
+                .collect(),
+        })?;
+        let sha256 = hex::encode(Sha256::digest(&wasm));
+        self.linked.lock().unwrap_or_else(|e| e.into_inner()).insert(prepared.identity, sha256.clone());
+        if let Some(dir) = cache_dir {
+            let path = index_path(dir, &prepared.identity);
+            if let Err(error) = write_atomic(&path, sha256.as_bytes()) {
+                tracing::warn!(path = %path.display(), %error, "cannot write the late-link index");
+            }
+        }
+        Ok(Linked { wasm, sha256 })
     }
-    let component_key = if extensions.is_empty() {
-        crate::embedded::base_component_key()
-    } else {
-        cache::component_key(&identity.finalize())
-    };
-    let prepared = Arc::new(Prepared {
-        component_key,
-        site_dir,
-        pending: Mutex::new(Some((site, extensions))),
-        installed_extensions: Mutex::new(Vec::new()),
-    });
-    memo.lock().unwrap_or_else(|e| e.into_inner()).insert(raw_digest, prepared.clone());
-    Ok(prepared)
+}
+
+fn index_path(cache_dir: &Path, identity: &[u8; 32]) -> PathBuf {
+    cache_dir.join("link-index").join(hex::encode(identity))
 }
 
 enum Raw {

@@ -1,13 +1,15 @@
 //! eryx-rt runs untrusted Python 3.14 in a WebAssembly sandbox (wasmtime, component model).
 //!
-//! ```no_run
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut sandbox = eryx_rt::Sandbox::builder()
 //!     .timeout(std::time::Duration::from_secs(5))
 //!     .memory_limit(128 << 20)
 //!     .build()?;
 //! let output = sandbox.execute("print(sum(range(10)))")?;
 //! assert_eq!(output.stdout, "45\n");
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! Each [`Sandbox`] is one CPython interpreter in its own wasmtime store: its own memory cap,
@@ -15,9 +17,52 @@
 //! read-only standard library and nothing else of the host. A limit or a crash stops that
 //! sandbox only; the process goes on and can create new ones.
 //!
-//! Start-up cost is dominated by compiling the component, which happens once per machine:
-//! compiled code is cached on disk ([`cache_dir`]) and in memory, so later sandboxes are
-//! created in milliseconds.
+//! Start-up cost is dominated by compiling the component and starting Python, which happen
+//! once per machine: compiled code and a pre-initialised snapshot are cached on disk and in
+//! memory by a [`Runtime`], so later sandboxes are created in about a millisecond.
+//! `Sandbox::builder()` uses the default runtime; [`Runtime::builder`] makes others (another
+//! cache folder, no snapshots) and [`Runtime::sandbox`] starts a sandbox on one.
+//!
+//! # Configuration
+//!
+//! The environment only provides defaults, read when a [`RuntimeBuilder`] is made (so once
+//! for the default runtime); each has a builder method that wins over it.
+//!
+//! | variable | default of | meaning |
+//! |---|---|---|
+//! | `ERYX_CACHE_DIR` | [`RuntimeBuilder::cache_dir`] | the cache folder; else the user cache folder (`$XDG_CACHE_HOME/eryx`, `~/.cache/eryx`); with neither, a temporary folder removed at exit, and compiled code kept in memory only ([`RuntimeBuilder::no_cache_dir`]) |
+//! | `ERYX_NO_PREINIT` | [`RuntimeBuilder::preinit`] | `1`: sandboxes start Python themselves instead of restoring the snapshot |
+//!
+//! # Layers
+//!
+//! Modules depend only on modules below them (no cycles):
+//!
+//! ```text
+//!  sandbox     SandboxBuilder, Sandbox: one match over the source, one load, one instantiation
+//!     |
+//!  runtime     Runtime, RuntimeBuilder: engines, caches, folder, configuration; load()
+//!     |
+//!  source      Source: base | embedded | late-linked -> identity, wasm, site tree, imports
+//!     |  \---------------------+-----------+
+//!  preinit     late           embedded    base      snapshot / late linking + link index /
+//!     |          |               |                   eryx-build's outputs / the base component
+//!  component   ComponentCache, Loaded: compiled code in memory and on disk, instance-pre
+//!     |
+//!  host        State, limiter, linker, guest WASI context          clocks, stdlib
+//!     |
+//!  engine      files       output      error                       (leaves)
+//! ```
+//!
+//! * `engine`: wasmtime engines (plain, fuel-metering) and the epoch ticker.
+//! * `files`: the cache folder, atomic writes and folder installs.
+//! * `output`: [`Output`] and the captured stdout/stderr streams.
+//! * `error`: [`BuildError`], [`ExecuteError`], [`Failure`].
+//! * `host`: the store's host state and the linker (host interfaces are added there).
+//! * `component`: compiled components by key ([`LoadedFrom`] says from where).
+//! * `preinit`: pre-initialised snapshots (wasmtime-wizer).
+//! * `late`, `embedded`, `base`: the three ways a component is linked; `source` unites them.
+
+#![warn(missing_docs)]
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -26,18 +71,25 @@ mod bindings {
     });
 }
 
-mod cache;
+mod base;
+mod clocks;
+mod component;
 mod embedded;
-mod embedded_user;
 mod engine;
 mod error;
+mod files;
+mod host;
 mod late;
 mod output;
 mod preinit;
+mod runtime;
 mod sandbox;
+mod source;
 mod stdlib;
 
-pub use cache::{Source as ComponentSource, cache_dir};
-pub use embedded_user::Embedded;
-pub use error::{BuildError, ExecuteError, Failure, PythonException};
-pub use sandbox::{DEFAULT_MEMORY_LIMIT, DEFAULT_OUTPUT_LIMIT, DEFAULT_TIMEOUT, Output, Sandbox, SandboxBuilder};
+pub use component::LoadedFrom;
+pub use embedded::Embedded;
+pub use error::{BuildError, ExecuteError, Failure, GuestTrap, PreinitError, PythonException};
+pub use output::{DEFAULT_OUTPUT_LIMIT, Output};
+pub use runtime::{Runtime, RuntimeBuilder};
+pub use sandbox::{DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, Sandbox, SandboxBuilder};

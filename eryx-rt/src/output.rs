@@ -1,4 +1,5 @@
-//! Captures the guest's stdout and stderr at the WASI level.
+//! What an execution printed ([`Output`]), captured from the guest's stdout and stderr at the
+//! WASI level.
 //!
 //! Capturing the streams (rather than `sys.stdout` inside Python) means `print`,
 //! `sys.stdout.write` and `os.write(1, ...)` all land in the same buffer, and nothing the
@@ -8,9 +9,28 @@
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+
+/// Default cap on what one `execute` call may print, per stream.
+pub const DEFAULT_OUTPUT_LIMIT: usize = 16 << 20;
+
+/// What one execution printed, and how long it took.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Output {
+    /// Everything written to stdout (`print`, `sys.stdout`, `os.write(1, ...)`), as UTF-8
+    /// (invalid bytes are replaced).
+    pub stdout: String,
+    /// Everything written to stderr, likewise.
+    pub stderr: String,
+    /// Wall-clock time of the execution.
+    pub duration: Duration,
+    /// True when output beyond the output limit was dropped.
+    pub truncated: bool,
+}
 
 /// One captured stream. Clones share the buffer.
 #[derive(Clone)]

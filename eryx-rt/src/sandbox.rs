@@ -1,127 +1,91 @@
-//! [`Sandbox`]: one CPython interpreter in its own wasmtime store, with its own limits.
+//! [`Sandbox`]: one CPython interpreter in its own wasmtime store, with its own limits, and
+//! [`SandboxBuilder`], which configures it.
 //!
-//! A sandbox is created from a compiled component ([`crate::cache`]) through a pre-resolved
-//! [`SandboxPre`](crate::bindings::SandboxPre), so creation is a store plus an instantiation.
-//! The guest sees the read-only standard library, optionally read-only site-packages, and
-//! nothing else of the host: no other files, no environment variables, no network.
+//! Building is one match (which [`Source`] the inputs make) and one [`Runtime::load`]; then a
+//! store and an instantiation through the pre-resolved component, so creating a sandbox from a
+//! cached component takes about a millisecond. The guest sees the read-only standard library,
+//! optionally read-only site-packages, and nothing else of the host: no other files, no
+//! environment variables, no network.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{ResourceLimiter, Store, Trap};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings;
-use crate::cache::Source;
-use crate::embedded;
-use crate::embedded_user::Embedded;
-use crate::engine::{EPOCH_TICK, engine};
-use crate::error::{BuildError, ExecuteError, Failure, PythonException};
-use crate::late::{self, Input};
-use crate::output::CapturedOutput;
+use crate::clocks::SandboxMonotonicClock;
+use crate::component::LoadedFrom;
+use crate::embedded::Embedded;
+use crate::engine::Metering;
+use crate::error::{BuildError, ExecuteError, Failure, GuestTrap, PythonException};
+use crate::host::{State, guest_wasi};
+use crate::late::Input;
+use crate::output::{CapturedOutput, DEFAULT_OUTPUT_LIMIT, Output};
+use crate::runtime::{Ready, Runtime};
+use crate::source::Source;
 
 /// Default wall-clock limit of one `execute` call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default cap on the guest's linear memory.
 pub const DEFAULT_MEMORY_LIMIT: usize = 256 << 20;
-/// Default cap on what one `execute` call may print, per stream.
-pub const DEFAULT_OUTPUT_LIMIT: usize = 16 << 20;
-
-/// What one execution printed, and how long it took.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Output {
-    pub stdout: String,
-    pub stderr: String,
-    pub duration: Duration,
-    /// True when output beyond the output limit was dropped.
-    pub truncated: bool,
-}
-
-/// A compiled component, ready to instantiate.
-pub(crate) struct Loaded {
-    pre: bindings::SandboxPre<State>,
-}
-
-impl Loaded {
-    pub(crate) fn new(component: Component) -> Result<Self, BuildError> {
-        let instance_pre =
-            linker().instantiate_pre(&component).map_err(|e| BuildError::Instantiate(format!("{e:#}")))?;
-        let pre = bindings::SandboxPre::new(instance_pre).map_err(|e| BuildError::Instantiate(format!("{e:#}")))?;
-        Ok(Loaded { pre })
-    }
-}
-
-fn linker() -> &'static Linker<State> {
-    static LINKER: OnceLock<Linker<State>> = OnceLock::new();
-    LINKER.get_or_init(|| {
-        let mut linker = Linker::new(engine());
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("WASI interfaces register once");
-        linker
-    })
-}
-
-/// The host state of one sandbox's store.
-pub(crate) struct State {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limiter: MemoryLimiter,
-}
-
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
-
-/// Caps linear memory; remembers a refusal so a following trap is reported as the limit.
-struct MemoryLimiter {
-    limit: usize,
-    refused: bool,
-}
-
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.limit;
-        self.refused |= !allowed;
-        Ok(allowed)
-    }
-
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 1 << 20)
-    }
-}
 
 /// Configures and creates a [`Sandbox`].
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use eryx_rt::{Failure, Sandbox};
+///
+/// let mut sandbox = Sandbox::builder()
+///     .timeout(Duration::from_secs(5)) // wall clock per execute
+///     .memory_limit(128 << 20) // linear memory, bytes
+///     .output_limit(1 << 20) // per stream and execute, bytes
+///     .build()?;
+/// assert_eq!(sandbox.execute("import json; print(json.dumps([1]))")?.stdout, "[1]\n");
+/// let error = sandbox.execute("print('before')\n1/0").unwrap_err();
+/// assert_eq!(error.output.stdout, "before\n");
+/// assert!(matches!(&error.failure, Failure::Python(e) if e.type_name == "ZeroDivisionError"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct SandboxBuilder {
-    pub(crate) timeout: Duration,
-    pub(crate) memory_limit: usize,
-    pub(crate) fuel: Option<u64>,
-    pub(crate) output_limit: usize,
-    pub(crate) inputs: Vec<Input>,
+    runtime: Runtime,
+    timeout: Duration,
+    memory_limit: usize,
+    fuel: Option<u64>,
+    output_limit: usize,
+    inputs: Vec<Input>,
     /// Modules imported before the snapshot is taken (`None`: no snapshot, see [`crate::preinit`]).
-    pub(crate) preinit_imports: Option<Vec<String>>,
-    pub(crate) embedded: Option<&'static Embedded>,
+    preinit_imports: Option<Vec<String>>,
+    embedded: Option<&'static Embedded>,
 }
 
-impl Default for SandboxBuilder {
-    fn default() -> Self {
+impl Runtime {
+    /// Starts configuring a sandbox that uses this runtime's engines and caches.
+    pub fn sandbox(&self) -> SandboxBuilder {
         SandboxBuilder {
+            runtime: self.clone(),
             timeout: DEFAULT_TIMEOUT,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             fuel: None,
             output_limit: DEFAULT_OUTPUT_LIMIT,
             inputs: Vec::new(),
-            preinit_imports: (!crate::preinit::disabled_by_env()).then(Vec::new),
+            preinit_imports: self.preinit_by_default().then(Vec::new),
             embedded: None,
         }
     }
 }
 
+impl Default for SandboxBuilder {
+    /// A builder on the default runtime, like [`Sandbox::builder`].
+    fn default() -> Self {
+        Runtime::default().sandbox()
+    }
+}
+
 impl SandboxBuilder {
-    /// Wall-clock limit of each `execute` call (enforced by epoch interruption, 10 ms steps).
+    /// Wall-clock limit of each `execute` call (checked at each epoch tick, every 10 ms).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -135,6 +99,10 @@ impl SandboxBuilder {
     }
 
     /// Budget of wasm fuel (roughly, instructions) for each `execute` call. Unlimited by default.
+    ///
+    /// A sandbox with a budget runs on the runtime's fuel-metering engine (created when first
+    /// needed; its code is compiled and cached separately), which runs Python code noticeably
+    /// slower; sandboxes without one pay nothing for fuel.
     pub fn fuel(mut self, fuel: u64) -> Self {
         self.fuel = Some(fuel);
         self
@@ -182,9 +150,9 @@ impl SandboxBuilder {
         self
     }
 
-    /// Whether sandboxes start from a pre-initialised snapshot (Python already started): on by
-    /// default, unless the environment variable `ERYX_NO_PREINIT=1` is set. Off, every
-    /// sandbox starts Python on its first `execute` (about half a second).
+    /// Whether sandboxes start from a pre-initialised snapshot (Python already started): the
+    /// runtime's default, which is on unless `ERYX_NO_PREINIT=1` is set. Off, every sandbox
+    /// starts Python on its first `execute` (about half a second).
     pub fn preinit(mut self, enabled: bool) -> Self {
         self.preinit_imports = match (enabled, self.preinit_imports.take()) {
             (true, imports) => Some(imports.unwrap_or_default()),
@@ -193,98 +161,62 @@ impl SandboxBuilder {
         self
     }
 
+    /// Uses the component eryx-build linked into this binary (see
+    /// [`include_component!`](crate::include_component)); no linking happens at run time, and
+    /// no wheels or extensions may be added.
+    pub fn embedded(mut self, embedded: &'static Embedded) -> Self {
+        self.embedded = Some(embedded);
+        self
+    }
+
     /// Creates the sandbox. Without extensions this uses the pre-linked base component;
     /// with them, a component linked for exactly this set (cached in memory and on disk).
     pub fn build(self) -> Result<Sandbox, BuildError> {
-        if let Some(embedded) = self.embedded {
-            if !self.inputs.is_empty() {
-                return Err(BuildError::EmbeddedWithInputs);
+        let source = match (self.embedded, self.inputs.is_empty()) {
+            (Some(_), false) => return Err(BuildError::EmbeddedWithInputs),
+            (Some(embedded), true) => {
+                embedded.check()?;
+                Source::Embedded(embedded)
             }
-            embedded.check()?;
-            let site_dir = embedded.site_dir()?;
-            // The crate's `preinit` list applies unless this builder chose its own imports.
-            let imports = self
-                .preinit_imports
-                .as_ref()
-                .map(|own| if own.is_empty() { embedded.preinit_imports() } else { own.clone() });
-            let (loaded, source) =
-                crate::preinit::load(&embedded.cache_key(), imports.as_deref(), site_dir.as_deref(), || {
-                    Ok(embedded.wasm())
-                })?;
-            return self.instantiate(&loaded, source, site_dir.as_deref());
-        }
-        if self.inputs.is_empty() {
-            let imports = self.preinit_imports.as_deref();
-            let (loaded, source) =
-                crate::preinit::load(
-                    &embedded::base_component_key(),
-                    imports,
-                    None,
-                    || Ok(embedded::base_component()),
-                )?;
-            return self.instantiate(&loaded, source, None);
-        }
-        let prepared = late::prepare(&self.inputs)?;
-        let imports = self.preinit_imports.as_deref();
-        let (loaded, source) =
-            crate::preinit::load(&prepared.component_key, imports, Some(&prepared.site_dir), || {
-                let wasm = prepared.link()?;
-                // A snapshot imports from site-packages: the tree must be in place first.
-                prepared.install_site()?;
-                Ok(wasm)
-            })?;
-        let site_dir = prepared.install_site()?;
-        self.instantiate(&loaded, source, Some(site_dir))
+            (None, true) => Source::Base,
+            (None, false) => self.runtime.prepare(&self.inputs)?,
+        };
+        // An embedded crate's `preinit` list applies unless this builder chose its own imports.
+        let imports = self
+            .preinit_imports
+            .as_ref()
+            .map(|own| if own.is_empty() { source.default_preinit_imports() } else { own.clone() });
+        let metering = if self.fuel.is_some() { Metering::Fuel } else { Metering::Off };
+        let ready = self.runtime.load(&source, imports.as_deref(), metering)?;
+        self.instantiate(ready)
     }
 
-    fn instantiate(&self, loaded: &Loaded, source: Source, site_dir: Option<&Path>) -> Result<Sandbox, BuildError> {
+    fn instantiate(self, ready: Ready) -> Result<Sandbox, BuildError> {
         let started = Instant::now();
         let stdout = CapturedOutput::new(self.output_limit);
         let stderr = CapturedOutput::new(self.output_limit);
-        let stdlib = crate::stdlib::stdlib_dir()?;
-        let mut wasi = guest_wasi(&stdout, &stderr, stdlib, site_dir)?;
-        wasi.monotonic_clock(crate::preinit::SandboxMonotonicClock::new());
-        let state = State {
-            wasi: wasi.build(),
-            table: ResourceTable::new(),
-            limiter: MemoryLimiter { limit: self.memory_limit, refused: false },
-        };
-        let mut store = Store::new(engine(), state);
+        let mut wasi = guest_wasi(&stdout, &stderr, &ready.stdlib_dir, ready.site_dir.as_deref())?;
+        wasi.monotonic_clock(SandboxMonotonicClock::new());
+        let mut store = Store::new(&ready.engine, State::new(wasi.build(), self.memory_limit));
         store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(ticks(self.timeout));
-        store.epoch_deadline_trap();
-        store.set_fuel(u64::MAX).expect("fuel is enabled in the engine");
-        let bindings = loaded.pre.instantiate(&mut store).map_err(|e| BuildError::Instantiate(format!("{e:#}")))?;
-        tracing::debug!(?source, elapsed = ?started.elapsed(), "sandbox ready");
+        // Each epoch tick checks the wall clock, so a timeout holds even when the ticker thread
+        // is woken late on a loaded machine (counting ticks would stretch it).
+        store.data_mut().deadline = Instant::now() + self.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|context| {
+            if Instant::now() >= context.data().deadline {
+                return Err(Trap::Interrupt.into());
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
+        if ready.metering == Metering::Fuel {
+            store.set_fuel(u64::MAX).map_err(BuildError::Instantiate)?;
+        }
+        let bindings = ready.loaded.pre.instantiate(&mut store).map_err(BuildError::Instantiate)?;
+        tracing::debug!(source = ?ready.from, elapsed = ?started.elapsed(), "sandbox ready");
         let limits = Limits { timeout: self.timeout, memory_limit: self.memory_limit, fuel: self.fuel };
-        Ok(Sandbox { store, bindings, stdout, stderr, limits, stopped: None, source })
+        Ok(Sandbox { store, bindings, stdout, stderr, limits, stopped: None, from: ready.from, _runtime: self.runtime })
     }
-}
-
-/// The WASI context of every guest, sandbox or pre-initialisation alike: captured stdio, no
-/// network, no environment, the standard library and site-packages mounted read-only.
-pub(crate) fn guest_wasi(
-    stdout: &CapturedOutput,
-    stderr: &CapturedOutput,
-    stdlib: &Path,
-    site_dir: Option<&Path>,
-) -> Result<WasiCtxBuilder, BuildError> {
-    let mut wasi = WasiCtxBuilder::new();
-    wasi.stdout(stdout.clone()).stderr(stderr.clone());
-    wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
-    let mounts = [(Some(stdlib), eryx_libs::STDLIB_GUEST_DIR), (site_dir, eryx_libs::SITE_PACKAGES_GUEST_DIR)];
-    for (host, guest) in mounts {
-        let Some(host) = host else { continue };
-        wasi.preopened_dir(host, guest, FsPerms::ReadOnly).map_err(|e| BuildError::Io {
-            path: host.to_path_buf(),
-            source: std::io::Error::other(format!("{e:#}")),
-        })?;
-    }
-    Ok(wasi)
-}
-
-fn ticks(timeout: Duration) -> u64 {
-    (timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64).max(1)
 }
 
 /// The per-execute limits a sandbox keeps from its builder (not its inputs: those may be large).
@@ -303,11 +235,13 @@ pub struct Sandbox {
     stderr: CapturedOutput,
     limits: Limits,
     stopped: Option<String>,
-    source: Source,
+    from: LoadedFrom,
+    /// Keeps the runtime's folders (a temporary cache folder) alive while the guest mounts them.
+    _runtime: Runtime,
 }
 
 impl Sandbox {
-    /// Starts configuring a sandbox.
+    /// Starts configuring a sandbox on the default runtime ([`Runtime::default`]).
     pub fn builder() -> SandboxBuilder {
         SandboxBuilder::default()
     }
@@ -315,48 +249,48 @@ impl Sandbox {
     /// Starts configuring a sandbox from the component eryx-build linked into this binary
     /// (see [`include_component!`](crate::include_component)); no linking happens at run time.
     pub fn from_embedded(embedded: &'static Embedded) -> SandboxBuilder {
-        SandboxBuilder { embedded: Some(embedded), ..SandboxBuilder::default() }
+        Sandbox::builder().embedded(embedded)
     }
 
     /// Where this sandbox's compiled component came from (memory, disk or a fresh compile).
-    pub fn component_source(&self) -> Source {
-        self.source
+    pub fn loaded_from(&self) -> LoadedFrom {
+        self.from
     }
 
     /// Runs `code` as module-level Python code and returns what it printed.
     pub fn execute(&mut self, code: &str) -> Result<Output, ExecuteError> {
         let started = Instant::now();
         if let Some(reason) = &self.stopped {
-            return Err(ExecuteError { failure: Failure::Stopped(reason.clone()), output: Output::default() });
+            return Err(ExecuteError::new(Failure::Stopped(reason.clone()), Output::default()));
         }
-        self.store.set_epoch_deadline(ticks(self.limits.timeout));
-        let fuel = self.limits.fuel.unwrap_or(u64::MAX);
-        self.store.set_fuel(fuel).expect("fuel is enabled in the engine");
+        self.store.data_mut().deadline = started + self.limits.timeout;
+        self.store.set_epoch_deadline(1);
+        if let Some(fuel) = self.limits.fuel {
+            self.store.set_fuel(fuel).expect("a sandbox with a fuel budget runs on the fuel-metering engine");
+        }
         let result = self.bindings.eryx_sandbox_python().call_execute(&mut self.store, code);
         let (stdout, stdout_cut) = self.stdout.take();
         let (stderr, stderr_cut) = self.stderr.take();
         let output = Output { stdout, stderr, duration: started.elapsed(), truncated: stdout_cut || stderr_cut };
         let failure = match result {
             Ok(Ok(())) => return Ok(output),
-            Ok(Err(exception)) => Failure::Python(PythonException {
-                type_name: exception.type_name,
-                message: exception.message,
-                traceback: exception.traceback,
-            }),
+            Ok(Err(exception)) => {
+                Failure::Python(PythonException::new(exception.type_name, exception.message, exception.traceback))
+            }
             Err(error) => self.classify_trap(error),
         };
         if failure.stops_sandbox() {
             self.stopped = Some(failure.to_string());
         }
-        Err(ExecuteError { failure, output })
+        Err(ExecuteError::new(failure, output))
     }
 
     fn classify_trap(&self, error: wasmtime::Error) -> Failure {
         match error.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => Failure::Timeout(self.limits.timeout),
             Some(Trap::OutOfFuel) => Failure::FuelExhausted(self.limits.fuel.unwrap_or(u64::MAX)),
-            _ if self.store.data().limiter.refused => Failure::MemoryLimit { limit_bytes: self.limits.memory_limit },
-            _ => Failure::Trap(format!("{error:#}")),
+            _ if self.store.data().limiter.refused() => Failure::MemoryLimit { limit_bytes: self.limits.memory_limit },
+            _ => Failure::Trap(GuestTrap::new(error)),
         }
     }
 }

@@ -8,7 +8,8 @@ use std::process::Command;
 
 use common::{fixture_wheel, make_wheel, wasm_shared_library};
 use eryx_libs::{LinkError, WheelError};
-use eryx_rt::{BuildError, Sandbox};
+use eryx_rt::{BuildError, Embedded, LoadedFrom, Runtime, Sandbox};
+use sha2::{Digest, Sha256};
 
 fn stdout_of(sandbox: &mut Sandbox, code: &str) -> String {
     sandbox.execute(code).unwrap_or_else(|e| panic!("{code:?}: {e}\n{}", e.output.stderr)).stdout
@@ -58,7 +59,63 @@ fn loose_native_extension_and_order_independent_cache() {
         .build()
         .unwrap();
     let _ = a;
-    assert_eq!(b.component_source(), eryx_rt::ComponentSource::Memory);
+    assert_eq!(b.loaded_from(), eryx_rt::LoadedFrom::Memory);
+}
+
+/// What eryx-build writes for a crate listing `wheel`: the same site-packages assembly, the same
+/// linker, the tree as a tar. Returns it as `include_component!` would embed it.
+fn linked_like_eryx_build(wheel: &Path) -> &'static Embedded {
+    let mut site = eryx_libs::SitePackages::new();
+    site.add_wheel(&eryx_libs::Wheel::from_file(wheel).unwrap()).unwrap();
+    let component = eryx_libs::link_component(&eryx_libs::BaseLibraries::load(), &site.native_extensions()).unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, contents) in site.installed_files() {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, path, contents).unwrap();
+    }
+    let leak = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
+    Box::leak(Box::new(Embedded::__new(
+        Box::leak(component.clone().into_boxed_slice()),
+        leak(hex::encode(Sha256::digest(&component))),
+        Box::leak(tar.into_inner().unwrap().into_boxed_slice()),
+        leak(hex::encode(site.digest())),
+        "",
+    )))
+}
+
+#[test]
+fn build_time_and_late_linking_share_one_compiled_component() {
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = Runtime::builder().cache_dir(cache.path()).preinit(false).build().unwrap();
+    let wheel = fixture_wheel("eryx_test_c");
+    let embedded = linked_like_eryx_build(&wheel);
+    let code = "import eryx_test_c as m; print(m.add(2, 40))";
+
+    let mut late = runtime.sandbox().with_wheel(&wheel).build().unwrap();
+    assert_eq!(late.loaded_from(), LoadedFrom::Compiled);
+    let mut early = runtime.sandbox().embedded(embedded).build().unwrap();
+    assert_eq!(early.loaded_from(), LoadedFrom::Memory, "the same linked bytes are one cache entry");
+    assert_eq!(stdout_of(&mut late, code), "42\n");
+    assert_eq!(stdout_of(&mut early, code), "42\n");
+    let compiled: Vec<PathBuf> = walk(&cache.path().join("components"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert_eq!(compiled.len(), 1, "compiled once: {compiled:?}");
+
+    // Another runtime on the same folder: the embedded one loads that entry from disk, and the
+    // late-linked one finds it in memory through the link index, without linking.
+    let runtime = Runtime::builder().cache_dir(cache.path()).preinit(false).build().unwrap();
+    let mut early = runtime.sandbox().embedded(embedded).build().unwrap();
+    assert_eq!(early.loaded_from(), LoadedFrom::Disk);
+    let mut late = runtime.sandbox().with_wheel(&wheel).build().unwrap();
+    assert_eq!(late.loaded_from(), LoadedFrom::Memory);
+    assert_eq!(stdout_of(&mut early, code), "42\n");
+    assert_eq!(stdout_of(&mut late, code), "42\n");
+    assert_eq!(walk(&cache.path().join("link-index")).len(), 1, "one link recorded");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use eryx_rt::{Failure, Sandbox};
+use eryx_rt::{Failure, Runtime, Sandbox};
 
 fn sandbox() -> Sandbox {
     Sandbox::builder().build().expect("the base sandbox builds")
@@ -128,6 +128,23 @@ fn fuel_limits_work() {
     let error = sandbox.execute("while True: pass").unwrap_err();
     assert!(matches!(error.failure, Failure::FuelExhausted(_)), "{error}");
     assert!(error.failure.is_limit());
+}
+
+#[test]
+fn fuel_free_and_fuel_sandboxes_work_in_one_process() {
+    let runtime = Runtime::default();
+    let mut plain = runtime.sandbox().build().unwrap();
+    let mut metered = runtime.sandbox().fuel(5_000_000).build().unwrap();
+    // The plain engine counts no fuel: a loop far beyond the other's budget runs to its end.
+    let out = plain.execute("n = 0\nfor i in range(2_000_000): n += i\nprint(n)").unwrap();
+    assert_eq!(out.stdout, "1999999000000\n");
+    let error = metered.execute("while True: pass").unwrap_err();
+    assert!(matches!(error.failure, Failure::FuelExhausted(5_000_000)), "{error}");
+    // Both kinds go on side by side: a budget that suffices, and the plain sandbox.
+    let mut enough = runtime.sandbox().fuel(100_000_000).build().unwrap();
+    assert_eq!(enough.execute("print(6 * 7)").unwrap().stdout, "42\n");
+    assert_eq!(plain.execute("print(n > 0)").unwrap().stdout, "True\n");
+    assert!(matches!(metered.execute("print(1)").unwrap_err().failure, Failure::Stopped(_)));
 }
 
 #[test]

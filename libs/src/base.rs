@@ -42,6 +42,7 @@ const RUNTIME: &[u8] = include_bytes!("../runtime/eryx_runtime.so");
 pub struct Library {
     /// The name other libraries use for it in their `dylink.0` "needed" list.
     pub name: &'static str,
+    /// The library's bytes.
     pub bytes: Vec<u8>,
 }
 

@@ -15,10 +15,12 @@ use crate::base::BaseLibraries;
 pub struct NativeExtension {
     /// The absolute path of the `.so` file inside the guest, as `dlopen` will see it.
     pub guest_path: String,
+    /// The shared library's bytes.
     pub bytes: Vec<u8>,
 }
 
 impl NativeExtension {
+    /// An extension that the guest will `dlopen` at `guest_path`.
     pub fn new(guest_path: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
         NativeExtension { guest_path: guest_path.into(), bytes: bytes.into() }
     }
@@ -26,31 +28,72 @@ impl NativeExtension {
 
 /// Why a component could not be linked. Each names the extension (or symbol) at fault.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LinkError {
+    /// The guest path is not an absolute path of a `.so` file.
     #[error(
         "native extension {path}: the path must be absolute and end in `.so` (it is the path CPython passes to dlopen in the guest)"
     )]
-    BadPath { path: String },
-    #[error("native extension {path} is not a WebAssembly module ({reason}); build it for wasm32-wasi")]
-    NotWasm { path: String, reason: String },
+    BadPath {
+        /// The guest path given.
+        path: String,
+    },
+    /// The bytes are not a WebAssembly module.
+    #[error("native extension {path} is not a WebAssembly module; build it for wasm32-wasi")]
+    NotWasm {
+        /// The extension's guest path.
+        path: String,
+        /// What the parser found.
+        source: wasmparser::BinaryReaderError,
+    },
+    /// The module is not a shared library (no `dylink.0` section).
     #[error(
         "native extension {path} has no `dylink.0` section: it is not a shared library; link it with `--shared --experimental-pic`"
     )]
-    NotSharedLibrary { path: String },
+    NotSharedLibrary {
+        /// The extension's guest path.
+        path: String,
+    },
+    /// The file name carries another CPython's tag.
     #[error(
         "native extension {path} is built for {tag}, but this sandbox runs CPython 3.14 (`cpython-314-wasm32-wasi` or `abi3`); rebuild it for CPython 3.14"
     )]
-    WrongPython { path: String, tag: String },
+    WrongPython {
+        /// The extension's guest path.
+        path: String,
+        /// The tag in its file name, such as `cpython-311-wasm32-wasi`.
+        tag: String,
+    },
+    /// Two extensions have the same guest path.
     #[error("two native extensions claim the same path {path}; remove one of the wheels or extensions")]
-    DuplicatePath { path: String },
+    DuplicatePath {
+        /// The guest path claimed twice.
+        path: String,
+    },
+    /// Some library imports symbols that no library exports.
     #[error(
         "cannot link: a library needs symbols that no library exports (rebuild the extension against CPython 3.14 for WASI, or add the library that defines them):\n{details}"
     )]
-    UnresolvedSymbols { details: String },
+    UnresolvedSymbols {
+        /// One line per missing symbol: which library needs what.
+        details: String,
+        /// wit-component's error (whose message `details` repeats, so it is not a `source`).
+        error: anyhow::Error,
+    },
+    /// Some library needs a shared library that is not part of the component.
     #[error("cannot link: a library needs a shared library that is not part of the component:\n{details}")]
-    MissingLibrary { details: String },
-    #[error("wit-component could not link the component: {details}")]
-    Linker { details: String },
+    MissingLibrary {
+        /// One line per library: which needs what.
+        details: String,
+        /// wit-component's error (whose message `details` repeats, so it is not a `source`).
+        error: anyhow::Error,
+    },
+    /// wit-component refused for another reason.
+    #[error("wit-component could not link the component")]
+    Linker {
+        /// wit-component's error.
+        source: anyhow::Error,
+    },
 }
 
 static LINK_CALLS: AtomicUsize = AtomicUsize::new(0);
@@ -90,14 +133,20 @@ pub fn link_component(base: &BaseLibraries, extensions: &[NativeExtension]) -> R
     Ok(component)
 }
 
+/// Sorts wit-component's error into our variants. wit-component 0.263 offers no typed error
+/// for these cases (`Linker::encode` returns an `anyhow::Error` built with `bail!`, no
+/// downcastable type), so its message text is the only handle: the two prefixes below are the
+/// ones its `linking` module writes. Anything else is kept whole as `Linker`; every variant
+/// keeps the original error as its source.
 fn classify(error: anyhow::Error) -> LinkError {
-    let details = format!("{error:#}");
-    if let Some(rest) = details.split_once("unresolved symbol(s):") {
-        LinkError::UnresolvedSymbols { details: rest.1.trim().to_string() }
-    } else if let Some(rest) = details.split_once("missing libraries:") {
-        LinkError::MissingLibrary { details: rest.1.trim().to_string() }
+    let text = format!("{error:#}");
+    let details = |prefix: &str| text.split_once(prefix).map(|(_, rest)| rest.trim().to_string());
+    if let Some(details) = details("unresolved symbol(s):") {
+        LinkError::UnresolvedSymbols { details, error }
+    } else if let Some(details) = details("missing libraries:") {
+        LinkError::MissingLibrary { details, error }
     } else {
-        LinkError::Linker { details }
+        LinkError::Linker { source: error }
     }
 }
 
@@ -119,7 +168,7 @@ fn check_extension(extension: &NativeExtension) -> Result<(), LinkError> {
         match payload {
             Ok(wasmparser::Payload::CustomSection(section)) if section.name() == "dylink.0" => has_dylink = true,
             Ok(_) => {}
-            Err(error) => return Err(LinkError::NotWasm { path: path.clone(), reason: error.message().to_string() }),
+            Err(source) => return Err(LinkError::NotWasm { path: path.clone(), source }),
         }
     }
     if has_dylink { Ok(()) } else { Err(LinkError::NotSharedLibrary { path: path.clone() }) }

@@ -23,6 +23,7 @@ pub struct SitePackages {
 }
 
 impl SitePackages {
+    /// An empty tree.
     pub fn new() -> Self {
         Self::default()
     }
@@ -53,6 +54,7 @@ impl SitePackages {
         Ok(())
     }
 
+    /// Whether no file was added.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }

@@ -18,39 +18,124 @@ pub const MAX_UNPACKED_BYTES: u64 = 1 << 30;
 
 /// Why a wheel was rejected. Each names the wheel (its path, or the name given with its bytes).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WheelError {
-    #[error("cannot read wheel {wheel}: {source}")]
-    Read { wheel: String, source: std::io::Error },
-    #[error("wheel {wheel} is not a zip archive ({reason}); pass a .whl file")]
-    NotZip { wheel: String, reason: String },
+    /// The wheel file could not be read.
+    #[error("cannot read wheel {wheel}")]
+    Read {
+        /// The wheel.
+        wheel: String,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The wheel is not a zip archive.
+    #[error("wheel {wheel} is not a zip archive; pass a .whl file")]
+    NotZip {
+        /// The wheel.
+        wheel: String,
+        /// What the zip reader said.
+        source: zip::result::ZipError,
+    },
+    /// A member of the archive could not be decompressed.
+    #[error("wheel {wheel}: cannot decompress {member}")]
+    BadMember {
+        /// The wheel.
+        wheel: String,
+        /// The member's path in the archive.
+        member: String,
+        /// What the zip reader said.
+        source: std::io::Error,
+    },
+    /// A member path is absolute or climbs out with `..`.
     #[error("wheel {wheel} has an unsafe member path {entry:?} (absolute or with `..`); it is refused")]
-    UnsafePath { wheel: String, entry: String },
+    UnsafePath {
+        /// The wheel.
+        wheel: String,
+        /// The member path.
+        entry: String,
+    },
+    /// There is no `*.dist-info/METADATA`.
     #[error("wheel {wheel} has no `*.dist-info/METADATA`; it is not a wheel")]
-    NoMetadata { wheel: String },
+    NoMetadata {
+        /// The wheel.
+        wheel: String,
+    },
+    /// METADATA cannot be parsed or lacks Name or Version.
     #[error("wheel {wheel} has an unreadable METADATA: {reason}")]
-    BadMetadata { wheel: String, reason: String },
+    BadMetadata {
+        /// The wheel.
+        wheel: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// There is no `*.dist-info/RECORD`.
     #[error("wheel {wheel} has no `*.dist-info/RECORD`; it cannot be verified")]
-    NoRecord { wheel: String },
+    NoRecord {
+        /// The wheel.
+        wheel: String,
+    },
+    /// RECORD cannot be parsed.
     #[error("wheel {wheel}: RECORD is malformed: {reason}")]
-    BadRecord { wheel: String, reason: String },
+    BadRecord {
+        /// The wheel.
+        wheel: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file's SHA-256 differs from RECORD's.
     #[error(
         "wheel {wheel}: {file} has SHA-256 {actual} but RECORD says {expected}; the wheel is corrupt or was tampered with"
     )]
-    HashMismatch { wheel: String, file: String, expected: String, actual: String },
+    HashMismatch {
+        /// The wheel.
+        wheel: String,
+        /// The file's path in the archive.
+        file: String,
+        /// The hash RECORD gives (urlsafe base64, as in RECORD).
+        expected: String,
+        /// The file's actual hash, in the same form.
+        actual: String,
+    },
+    /// A file is not listed in RECORD.
     #[error("wheel {wheel}: {file} is not listed in RECORD; the wheel is corrupt or was tampered with")]
-    NotInRecord { wheel: String, file: String },
+    NotInRecord {
+        /// The wheel.
+        wheel: String,
+        /// The file's path in the archive.
+        file: String,
+    },
+    /// RECORD lists a file the archive lacks.
     #[error("wheel {wheel}: RECORD lists {file}, which the archive does not contain")]
-    MissingFile { wheel: String, file: String },
+    MissingFile {
+        /// The wheel.
+        wheel: String,
+        /// The listed path.
+        file: String,
+    },
+    /// The wheel unpacks to more than [`MAX_UNPACKED_BYTES`].
     #[error("wheel {wheel} unpacks to more than {} MiB; it is refused", MAX_UNPACKED_BYTES >> 20)]
-    TooLarge { wheel: String },
+    TooLarge {
+        /// The wheel.
+        wheel: String,
+    },
+    /// Two inputs provide the same file.
     #[error("{path} is provided by both {first} and {second}; remove one of them")]
-    Conflict { path: String, first: String, second: String },
+    Conflict {
+        /// The file's path in site-packages.
+        path: String,
+        /// The input that provided it first.
+        first: String,
+        /// The input that provided it again.
+        second: String,
+    },
 }
 
 /// One file of a wheel, with its path relative to site-packages.
 #[derive(Clone, Debug)]
 pub struct WheelFile {
+    /// The path relative to site-packages, such as `pkg/__init__.py`.
     pub path: String,
+    /// The file's contents.
     pub bytes: Vec<u8>,
 }
 
@@ -61,6 +146,7 @@ pub struct Wheel {
     pub origin: String,
     /// The distribution name, normalised as PEP 503 says (`markupsafe`, `my-pkg`).
     pub name: String,
+    /// The version, as METADATA gives it.
     pub version: String,
     /// SHA-256 of the wheel file itself.
     pub sha256: [u8; 32],
@@ -86,16 +172,18 @@ pub fn is_native_extension(path: &str) -> bool {
 }
 
 impl Wheel {
+    /// Reads and verifies the wheel file at `path`.
     pub fn from_file(path: &Path) -> Result<Wheel, WheelError> {
         let origin = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|source| WheelError::Read { wheel: origin.clone(), source })?;
         Wheel::from_bytes(origin, &bytes)
     }
 
+    /// Verifies a wheel held in memory; `origin` names it in messages.
     pub fn from_bytes(origin: impl Into<String>, bytes: &[u8]) -> Result<Wheel, WheelError> {
         let wheel = origin.into();
         let sha256: [u8; 32] = Sha256::digest(bytes).into();
-        let not_zip = |e: zip::result::ZipError| WheelError::NotZip { wheel: wheel.clone(), reason: e.to_string() };
+        let not_zip = |source| WheelError::NotZip { wheel: wheel.clone(), source };
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(not_zip)?;
 
         let mut members = BTreeMap::new();
@@ -110,10 +198,11 @@ impl Wheel {
                 continue;
             }
             let mut data = Vec::with_capacity(entry.size().min(budget) as usize);
-            (&mut entry)
-                .take(budget + 1)
-                .read_to_end(&mut data)
-                .map_err(|e| WheelError::NotZip { wheel: wheel.clone(), reason: format!("{name}: {e}") })?;
+            (&mut entry).take(budget + 1).read_to_end(&mut data).map_err(|source| WheelError::BadMember {
+                wheel: wheel.clone(),
+                member: name.clone(),
+                source,
+            })?;
             budget =
                 budget.checked_sub(data.len() as u64).ok_or_else(|| WheelError::TooLarge { wheel: wheel.clone() })?;
             members.insert(name, data);

@@ -1,0 +1,182 @@
+//! Compiled components, cached in memory and on disk, ready to instantiate ([`Loaded`]).
+//!
+//! Compiling a component with Cranelift takes seconds; loading precompiled code takes
+//! milliseconds. A [`ComponentCache`] belongs to one engine and keys its entries by
+//! [`ComponentCache::key`]: the identity of the wasm (the SHA-256 of a linked component, or of
+//! a snapshot's inputs), the engine's fingerprint and eryx's version. On disk an entry is
+//! `components/<key>.cwasm` and its checksum `<key>.cwasm.xxh3`: an entry whose checksum is
+//! missing or does not match (truncated, corrupt) or that the engine rejects (another wasmtime,
+//! another CPU) is compiled again and replaced, never trusted. Entries are written through a
+//! temporary file and an atomic rename, so a reader sees a whole entry or none, and two
+//! processes filling one key both leave a good entry.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+
+use crate::bindings;
+use crate::engine::fingerprint;
+use crate::error::BuildError;
+use crate::files::write_atomic;
+use crate::host::{State, linker};
+
+/// A compiled component with its imports resolved: a sandbox is a store plus an instantiation.
+pub(crate) struct Loaded {
+    pub(crate) pre: bindings::SandboxPre<State>,
+}
+
+/// Where a sandbox's compiled component came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoadedFrom {
+    /// The runtime had it in memory (an earlier sandbox of this process used it).
+    Memory,
+    /// Precompiled code from the cache folder (an earlier process compiled it).
+    Disk,
+    /// Compiled now (and, with a cache folder, written there for the next process).
+    Compiled,
+}
+
+/// The compiled components of one engine.
+pub(crate) struct ComponentCache {
+    engine: Engine,
+    fingerprint: String,
+    linker: Linker<State>,
+    memory: Mutex<HashMap<String, Arc<Loaded>>>,
+    /// One lock per key being made: threads wanting the same component wait for the first one
+    /// (compiling or snapshotting takes seconds) and then find it in memory.
+    in_flight: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+impl ComponentCache {
+    pub(crate) fn new(engine: Engine) -> Self {
+        ComponentCache {
+            fingerprint: fingerprint(&engine),
+            linker: linker(&engine),
+            engine,
+            memory: Mutex::default(),
+            in_flight: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The cache key of the wasm whose identity is `identity` (for a linked component: the hex
+    /// SHA-256 of its bytes, whichever path linked it) when compiled by this engine.
+    pub(crate) fn key(&self, identity: &[u8]) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(b"eryx-component-v1\0");
+        hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+        hasher.update([0]);
+        hasher.update(self.fingerprint.as_bytes());
+        hasher.update([0]);
+        hasher.update(identity);
+        hex::encode(hasher.finalize())
+    }
+
+    /// Returns the loaded component for `key`: from memory, from `disk` (the persistent cache
+    /// folder, if any), or by compiling what `wasm` produces (so a hit never links or snapshots).
+    pub(crate) fn load(
+        &self,
+        key: &str,
+        disk: Option<&Path>,
+        wasm: impl FnOnce() -> Result<Vec<u8>, BuildError>,
+    ) -> Result<(Arc<Loaded>, LoadedFrom), BuildError> {
+        if let Some(loaded) = self.in_memory(key) {
+            return Ok((loaded, LoadedFrom::Memory));
+        }
+        let making = self.in_flight_lock(key);
+        let _making = making.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(loaded) = self.in_memory(key) {
+            return Ok((loaded, LoadedFrom::Memory));
+        }
+        let path = disk.map(|dir| dir.join("components").join(format!("{key}.cwasm")));
+        let (component, from) = match path.as_deref().and_then(|path| read_entry(&self.engine, path)) {
+            Some(component) => (component, LoadedFrom::Disk),
+            None => {
+                let wasm = wasm()?;
+                let started = std::time::Instant::now();
+                let component = Component::new(&self.engine, &wasm).map_err(BuildError::Compile)?;
+                tracing::info!(elapsed = ?started.elapsed(), bytes = wasm.len(), "compiled component");
+                if let Some(path) = &path
+                    && let Err(error) = write_entry(path, &component)
+                {
+                    tracing::warn!(path = %path.display(), %error, "cannot write the compiled-component cache");
+                }
+                (component, LoadedFrom::Compiled)
+            }
+        };
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(BuildError::Instantiate)?;
+        let pre = bindings::SandboxPre::new(instance_pre).map_err(BuildError::Instantiate)?;
+        let loaded = Arc::new(Loaded { pre });
+        self.memory.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), loaded.clone());
+        Ok((loaded, from))
+    }
+
+    fn in_memory(&self, key: &str) -> Option<Arc<Loaded>> {
+        self.memory.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+    }
+
+    fn in_flight_lock(&self, key: &str) -> Arc<Mutex<()>> {
+        let mut all = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        all.retain(|_, lock| Arc::strong_count(lock) > 1);
+        all.entry(key.to_string()).or_default().clone()
+    }
+}
+
+/// Reads and checks a disk entry; a bad one is removed so that it is rebuilt.
+///
+/// The code is memory-mapped, not read: its checksum (XXH3-128 in `<key>.cwasm.xxh3`,
+/// written after the code) is computed over the mapping, and wasmtime maps the same file, so
+/// a 40 MB entry loads in milliseconds. A missing or different checksum means the entry is
+/// incomplete or damaged.
+fn read_entry(engine: &Engine, path: &Path) -> Option<Component> {
+    let started = std::time::Instant::now();
+    let sidecar = checksum_path(path);
+    let expected = std::fs::read(&sidecar).ok();
+    let file = std::fs::File::open(path).ok()?;
+    // SAFETY: cache entries are only ever replaced by rename, never written in place, so the
+    // mapped file does not change under us.
+    let mapped = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    let actual = xxhash_rust::xxh3::xxh3_128(&mapped).to_le_bytes();
+    if expected.as_deref() != Some(&actual[..]) {
+        tracing::warn!(path = %path.display(), "corrupt or incomplete compiled-component cache entry; compiling again");
+        let _ = std::fs::remove_file(path);
+        let _ = std::fs::remove_file(&sidecar);
+        return None;
+    }
+    let verified = started.elapsed();
+    // SAFETY: the file is exactly what `Component::serialize` wrote (the checksum says so),
+    // and wasmtime itself rejects code from another version, configuration or CPU.
+    match unsafe { Component::deserialize_file(engine, path) } {
+        Ok(component) => {
+            tracing::debug!(?verified, total = ?started.elapsed(), bytes = mapped.len(), "loaded compiled component from disk");
+            Some(component)
+        }
+        Err(error) => {
+            tracing::warn!(path = %path.display(), error = %format!("{error:#}"), "incompatible compiled-component cache entry; compiling again");
+            let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_file(&sidecar);
+            None
+        }
+    }
+}
+
+fn checksum_path(path: &Path) -> PathBuf {
+    path.with_extension("cwasm.xxh3")
+}
+
+/// Writes the code, then its checksum; each through a temporary file and a rename.
+fn write_entry(path: &Path, component: &Component) -> Result<(), Box<dyn std::error::Error>> {
+    let code = component.serialize()?;
+    let checksum = xxhash_rust::xxh3::xxh3_128(&code).to_le_bytes();
+    write_atomic(path, &code)?;
+    write_atomic(&checksum_path(path), &checksum)?;
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! The host side of a guest's store: its WASI context, its resource table, its memory limiter,
+//! and the linker that offers the host's interfaces to the component.
+//!
+//! Sandboxes and pre-initialisation use the same [`State`], the same [`linker`] and the same
+//! [`guest_wasi`] mounts, so a snapshot is taken in exactly the world a sandbox restores it
+//! into. Host interfaces (callbacks, file systems, ...) are added in [`linker`] and their state
+//! in [`State`]: then both paths see them.
+
+use std::path::Path;
+use std::time::Instant;
+
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::error::BuildError;
+use crate::output::CapturedOutput;
+
+/// The host state of one guest's store.
+pub(crate) struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    /// When the running call must stop (checked at each epoch tick).
+    pub(crate) deadline: Instant,
+}
+
+impl State {
+    /// A state whose guest may grow its linear memory up to `memory_limit` bytes.
+    pub(crate) fn new(wasi: WasiCtx, memory_limit: usize) -> Self {
+        State {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter { limit: memory_limit, refused: false },
+            deadline: Instant::now(),
+        }
+    }
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Caps linear memory; remembers a refusal so a following trap is reported as the limit.
+pub(crate) struct MemoryLimiter {
+    limit: usize,
+    refused: bool,
+}
+
+impl MemoryLimiter {
+    /// Whether a memory growth was refused (a trap after it is the memory limit).
+    pub(crate) fn refused(&self) -> bool {
+        self.refused
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.limit;
+        self.refused |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+/// The linker of every guest of `engine`: WASI 0.2 (synchronous).
+pub(crate) fn linker(engine: &Engine) -> Linker<State> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("WASI interfaces register once on a new linker");
+    linker
+}
+
+/// The WASI context of every guest, sandbox or pre-initialisation alike: captured stdio, no
+/// network, no environment, the standard library and site-packages mounted read-only.
+pub(crate) fn guest_wasi(
+    stdout: &CapturedOutput,
+    stderr: &CapturedOutput,
+    stdlib: &Path,
+    site_dir: Option<&Path>,
+) -> Result<WasiCtxBuilder, BuildError> {
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdout(stdout.clone()).stderr(stderr.clone());
+    wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+    let mounts = [(Some(stdlib), eryx_libs::STDLIB_GUEST_DIR), (site_dir, eryx_libs::SITE_PACKAGES_GUEST_DIR)];
+    for (host, guest) in mounts {
+        let Some(host) = host else { continue };
+        wasi.preopened_dir(host, guest, FsPerms::ReadOnly).map_err(|e| BuildError::Io {
+            path: host.to_path_buf(),
+            source: std::io::Error::other(e.into_boxed_dyn_error()),
+        })?;
+    }
+    Ok(wasi)
+}

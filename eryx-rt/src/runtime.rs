@@ -1,0 +1,230 @@
+//! [`Runtime`]: what sandboxes share, owned by one explicit handle.
+//!
+//! A runtime owns the wasmtime engines, the compiled components (in memory, and on disk in
+//! its cache folder), the late linker's memory and its configuration. Sandboxes of one runtime
+//! share compiled code; two runtimes share nothing but the files of a common cache folder
+//! (content-addressed, so that is safe). [`Runtime::default`] is a lazily created process-wide
+//! runtime configured from the environment, which keeps `Sandbox::builder()` a one-liner.
+//!
+//! [`Runtime::load`] is the one way from a [`Source`] to a compiled component: it learns the
+//! component's identity (linking only when no one remembers it), derives the cache key, installs
+//! the site-packages tree, and on a miss makes the wasm (and its snapshot) and compiles it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use wasmtime::Engine;
+
+use crate::component::{ComponentCache, Loaded, LoadedFrom};
+use crate::engine::{Metering, new_engine};
+use crate::error::BuildError;
+use crate::files::{CacheFolder, default_cache_dir};
+use crate::late::{Input, LateLinker};
+use crate::preinit::{Preinitializer, snapshot_key};
+use crate::source::Source;
+
+/// The environment variable that turns the pre-initialised snapshot off by default.
+pub(crate) const NO_PREINIT_ENV: &str = "ERYX_NO_PREINIT";
+
+/// A handle on engines, caches and configuration shared by sandboxes. Cloning is cheap (the
+/// clones share everything); the last clone dropped frees it all, including a temporary cache
+/// folder.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use eryx_rt::Runtime;
+///
+/// // Without snapshots, whatever ERYX_NO_PREINIT says; the cache folder from the environment.
+/// let runtime = Runtime::builder().preinit(false).build()?;
+/// let mut a = runtime.sandbox().build()?;
+/// let mut b = runtime.sandbox().fuel(10_000_000).build()?; // the fuel-metering engine
+/// assert_eq!(a.execute("print(2 + 2)")?.stdout, "4\n");
+/// assert!(b.execute("while True: pass").unwrap_err().failure.is_limit());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    folder: CacheFolder,
+    preinit_by_default: bool,
+    plain: ComponentCache,
+    fuel: OnceLock<ComponentCache>,
+    preinitializer: Preinitializer,
+    late: LateLinker,
+    stdlib: OnceLock<PathBuf>,
+}
+
+/// Configures a [`Runtime`]. Every setting defaults to what the environment says (see the
+/// crate docs, "Configuration"), so `Runtime::builder().build()` is the default runtime's
+/// configuration.
+#[derive(Clone, Debug)]
+pub struct RuntimeBuilder {
+    cache_dir: Option<PathBuf>,
+    preinit: bool,
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        RuntimeBuilder {
+            cache_dir: default_cache_dir(),
+            preinit: std::env::var_os(NO_PREINIT_ENV).is_none_or(|value| value.is_empty() || value == "0"),
+        }
+    }
+}
+
+impl RuntimeBuilder {
+    /// Keeps compiled code, snapshots and unpacked trees in `dir` (created when needed), shared
+    /// with every process that uses the same folder.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Keeps nothing across processes: trees go to a temporary folder removed with the runtime,
+    /// compiled code stays in memory.
+    pub fn no_cache_dir(mut self) -> Self {
+        self.cache_dir = None;
+        self
+    }
+
+    /// Whether sandboxes start from a pre-initialised snapshot unless their builder says
+    /// otherwise (see [`SandboxBuilder::preinit`](crate::SandboxBuilder::preinit)).
+    pub fn preinit(mut self, enabled: bool) -> Self {
+        self.preinit = enabled;
+        self
+    }
+
+    /// Creates the runtime (its plain engine; the fuel-metering one comes when a sandbox asks).
+    pub fn build(self) -> Result<Runtime, BuildError> {
+        let engine = new_engine(Metering::Off)?;
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                folder: CacheFolder::new(self.cache_dir),
+                preinit_by_default: self.preinit,
+                preinitializer: Preinitializer::new(engine.clone()),
+                plain: ComponentCache::new(engine),
+                fuel: OnceLock::new(),
+                late: LateLinker::default(),
+                stdlib: OnceLock::new(),
+            }),
+        })
+    }
+}
+
+impl Default for Runtime {
+    /// The process-wide runtime, created on first use from the environment's configuration.
+    ///
+    /// # Panics
+    ///
+    /// When wasmtime cannot create an engine on this host (an unsupported CPU) or the epoch
+    /// thread cannot start; [`Runtime::builder`] returns these as errors instead.
+    fn default() -> Self {
+        static DEFAULT: OnceLock<Runtime> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| {
+                Runtime::builder().build().unwrap_or_else(|error| panic!("cannot create the eryx runtime: {error}"))
+            })
+            .clone()
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("cache_dir", &self.inner.folder.persistent())
+            .field("preinit", &self.inner.preinit_by_default)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A compiled component ready for a sandbox, with what the sandbox needs around it.
+pub(crate) struct Ready {
+    pub(crate) loaded: Arc<Loaded>,
+    pub(crate) from: LoadedFrom,
+    pub(crate) engine: Engine,
+    pub(crate) metering: Metering,
+    pub(crate) site_dir: Option<PathBuf>,
+    pub(crate) stdlib_dir: PathBuf,
+}
+
+impl Runtime {
+    /// Starts configuring a runtime (defaults from the environment).
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// The persistent cache folder, if there is one.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.inner.folder.persistent()
+    }
+
+    /// Whether sandboxes start from a snapshot unless their builder says otherwise.
+    pub(crate) fn preinit_by_default(&self) -> bool {
+        self.inner.preinit_by_default
+    }
+
+    /// Reads and verifies late-linking inputs into a source.
+    pub(crate) fn prepare(&self, inputs: &[Input]) -> Result<Source, BuildError> {
+        Ok(Source::Late(self.inner.late.prepare(inputs)?))
+    }
+
+    /// The compiled component of `source` (its snapshot after `imports`, if given) for an
+    /// engine with `metering`.
+    pub(crate) fn load(
+        &self,
+        source: &Source,
+        imports: Option<&[String]>,
+        metering: Metering,
+    ) -> Result<Ready, BuildError> {
+        let inner = &*self.inner;
+        let cache = self.components(metering)?;
+        let disk = inner.folder.persistent();
+        let identity = source.identity(&inner.late, disk)?;
+        let component_key = cache.key(identity.sha256.as_bytes());
+        let key = match imports {
+            Some(imports) => cache.key(snapshot_key(&component_key, imports, source.site_digest()).as_bytes()),
+            None => component_key,
+        };
+        let root = inner.folder.root()?;
+        // After the identity (a failed link leaves nothing), before a snapshot imports from it.
+        let site_dir = source.install_site(&root)?;
+        let stdlib_dir = self.stdlib_dir(&root)?;
+        let (loaded, from) = cache.load(&key, disk, || {
+            let wasm = match identity.wasm {
+                Some(wasm) => wasm,
+                None => source.wasm(&inner.late, disk)?,
+            };
+            match imports {
+                Some(imports) => inner.preinitializer.snapshot(&wasm, imports, &stdlib_dir, site_dir.as_deref()),
+                None => Ok(wasm),
+            }
+        })?;
+        Ok(Ready { loaded, from, engine: cache.engine().clone(), metering, site_dir, stdlib_dir })
+    }
+
+    /// The compiled components of the engine with `metering` (created on first use).
+    fn components(&self, metering: Metering) -> Result<&ComponentCache, BuildError> {
+        match metering {
+            Metering::Off => Ok(&self.inner.plain),
+            Metering::Fuel => {
+                if let Some(cache) = self.inner.fuel.get() {
+                    return Ok(cache);
+                }
+                let cache = ComponentCache::new(new_engine(Metering::Fuel)?);
+                Ok(self.inner.fuel.get_or_init(|| cache))
+            }
+        }
+    }
+
+    fn stdlib_dir(&self, root: &Path) -> Result<PathBuf, BuildError> {
+        if let Some(dir) = self.inner.stdlib.get() {
+            return Ok(dir.clone());
+        }
+        let dir = crate::stdlib::install(root)?;
+        Ok(self.inner.stdlib.get_or_init(|| dir).clone())
+    }
+}
