@@ -22,6 +22,13 @@ pub(crate) struct Fetcher {
 
 /// The environment variable that can point the wheel at `url` to a local file:
 /// `ERYX_WHEEL_<DISTRIBUTION>` (from the wheel's file name, e.g. `ERYX_WHEEL_NUMPY`).
+///
+/// ```
+/// let url = "https://example.org/numpy-2.4.6-cp314-cp314-wasi_0_0_0_wasm32.whl";
+/// assert_eq!(eryx_build::override_env_var(url), "ERYX_WHEEL_NUMPY");
+/// let url = "https://example.org/eryx_test_rust-0.1.0-cp314-cp314-wasi_0_0_0_wasm32.whl";
+/// assert_eq!(eryx_build::override_env_var(url), "ERYX_WHEEL_ERYX_TEST_RUST");
+/// ```
 pub fn override_env_var(url: &str) -> String {
     let file = url.rsplit('/').next().unwrap_or(url);
     let distribution = file.split('-').next().unwrap_or(file);
@@ -70,8 +77,8 @@ impl Fetcher {
     }
 
     fn download(&self, url: &str, sha256: &str, target: &Path) -> Result<(), Error> {
-        let failed = |message: String| Error::Download { url: url.into(), message };
-        let mut response = ureq::get(url).call().map_err(|e| failed(e.to_string()))?;
+        let failed = |source: Box<dyn std::error::Error + Send + Sync>| Error::Download { url: url.into(), source };
+        let mut response = ureq::get(url).call().map_err(|e| failed(e.into()))?;
         let mut reader = response.body_mut().with_config().limit(self.max_size.saturating_add(1)).reader();
         std::fs::create_dir_all(&self.cache_dir).map_err(io(&self.cache_dir))?;
         let mut file = tempfile::NamedTempFile::new_in(&self.cache_dir).map_err(io(&self.cache_dir))?;
@@ -83,7 +90,7 @@ impl Fetcher {
                 Ok(0) => break,
                 Ok(read) => read,
                 Err(e) if total >= self.max_size => return Err(too_large(url, self.max_size, e)),
-                Err(e) => return Err(failed(e.to_string())),
+                Err(e) => return Err(failed(e.into())),
             };
             total += read as u64;
             if total > self.max_size {
@@ -125,7 +132,7 @@ fn check_scheme(url: &str) -> Result<(), Error> {
     }
     Err(Error::Download {
         url: url.into(),
-        message: "only https:// URLs are accepted (plain http:// only for loopback addresses)".into(),
+        source: "only https:// URLs are accepted (plain http:// only for loopback addresses)".into(),
     })
 }
 

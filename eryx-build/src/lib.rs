@@ -15,15 +15,40 @@
 //! ]
 //! ```
 //!
-//! ```no_run
-//! // build.rs
-//! fn main() {
-//!     eryx_build::Builder::new().run();
-//! }
+//! The whole `build.rs` is `eryx_build::Builder::new().run();`. The same build, run here on a
+//! crate written to a temporary folder (with our C test extension as its one wheel):
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/wheels");
+//! # let wheel = fixtures.join("eryx_test_c-0.1.0-cp314-cp314-wasi_0_0_0_wasm32.whl");
+//! let app = tempfile::tempdir()?;
+//! # std::fs::create_dir(app.path().join("src"))?;
+//! # std::fs::write(app.path().join("src/main.rs"), "fn main() {}")?;
+//! std::fs::write(
+//!     app.path().join("Cargo.toml"),
+//!     format!(
+//!         "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\
+//!          [package.metadata.eryx]\nwheels = [{{ path = {:?} }}]\n",
+//!         wheel.display().to_string()
+//!     ),
+//! )?;
+//! let artifacts = eryx_build::Builder::new()
+//!     .manifest_dir(app.path())  // in build.rs: CARGO_MANIFEST_DIR,
+//!     .out_dir(app.path().join("out"))  // OUT_DIR
+//!     .package("app")  // and CARGO_PKG_NAME are the defaults
+//!     .build()?;
+//! assert_eq!(artifacts.native_extensions, 1);
+//! assert!(artifacts.dir.join("component.wasm").is_file());
+//! # Ok(())
+//! # }
 //! ```
 //!
+//! The binary then starts sandboxes from the embedded component (`examples/embedded` in this
+//! repository is such a crate; `tests/build_time.rs` builds and runs it):
+//!
 //! ```ignore
-//! // main.rs
+//! // main.rs (eryx-rt is not a dependency of this crate, so this is not compiled here)
 //! let mut sandbox = eryx_rt::Sandbox::from_embedded(eryx_rt::include_component!()).build()?;
 //! ```
 //!
@@ -34,9 +59,11 @@
 //! listing every input with its SHA-256. Same inputs, same bytes.
 //!
 //! Environment: `ERYX_OFFLINE=1` or `CARGO_NET_OFFLINE=true` use only the download cache;
-//! `ERYX_DOWNLOAD_CACHE` moves that cache (default: the user cache folder, `eryx/downloads`);
 //! `ERYX_WHEEL_<NAME>` points the URL wheel of distribution NAME at a local file (still
-//! checked against its sha256); `DOCS_RS` skips all work.
+//! checked against its sha256); `DOCS_RS` skips all work. Downloaded wheels are kept in
+//! `downloads/` of eryx's cache folder, the one every part of eryx shares: `$ERYX_CACHE_DIR`,
+//! else the user cache folder (`${XDG_CACHE_HOME:-~/.cache}/eryx` on Linux);
+//! `ERYX_DOWNLOAD_CACHE` moves only the download folder.
 //!
 //! Build scripts run unoptimised by default, and linking large wheels then takes much longer:
 //! downstream crates should set `[profile.release.build-override] opt-level = 3` (and the
@@ -47,7 +74,7 @@ mod fetch;
 mod output;
 pub mod table;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use error::Error;
 pub use fetch::override_env_var;
@@ -61,6 +88,7 @@ pub const DEFAULT_MAX_DOWNLOAD_SIZE: u64 = 512 << 20;
 pub struct Builder {
     manifest_dir: Option<PathBuf>,
     out_dir: Option<PathBuf>,
+    package: Option<String>,
     download_cache: Option<PathBuf>,
     max_download_size: u64,
 }
@@ -70,6 +98,7 @@ impl Default for Builder {
         Builder {
             manifest_dir: None,
             out_dir: None,
+            package: None,
             download_cache: None,
             max_download_size: DEFAULT_MAX_DOWNLOAD_SIZE,
         }
@@ -88,6 +117,7 @@ pub struct Artifacts {
 }
 
 impl Builder {
+    /// A build with every setting at its default (what a build script wants).
     pub fn new() -> Self {
         Self::default()
     }
@@ -104,7 +134,14 @@ impl Builder {
         self
     }
 
-    /// Where downloaded wheels are kept (default: `$ERYX_DOWNLOAD_CACHE`, else the user cache folder).
+    /// The package whose `[package.metadata.eryx]` is read (default: `CARGO_PKG_NAME`).
+    pub fn package(mut self, name: impl Into<String>) -> Self {
+        self.package = Some(name.into());
+        self
+    }
+
+    /// Where downloaded wheels are kept (default: `$ERYX_DOWNLOAD_CACHE`, else `downloads/` in
+    /// eryx's cache folder: `$ERYX_CACHE_DIR`, else the user cache folder's `eryx/`).
     pub fn download_cache(mut self, dir: impl Into<PathBuf>) -> Self {
         self.download_cache = Some(dir.into());
         self
@@ -146,7 +183,7 @@ impl Builder {
             None => env_path("OUT_DIR")?,
         }
         .join("eryx");
-        for var in ["DOCS_RS", "ERYX_OFFLINE", "CARGO_NET_OFFLINE", "ERYX_DOWNLOAD_CACHE"] {
+        for var in ["DOCS_RS", "ERYX_OFFLINE", "CARGO_NET_OFFLINE", "ERYX_DOWNLOAD_CACHE", "ERYX_CACHE_DIR"] {
             println!("cargo:rerun-if-env-changed={var}");
         }
         let manifest = manifest_dir.join("Cargo.toml");
@@ -157,12 +194,15 @@ impl Builder {
             return Ok(Artifacts { dir: out_dir, component_sha256: String::new(), native_extensions: 0 });
         }
 
-        let package = std::env::var("CARGO_PKG_NAME").map_err(|_| Error::NotInBuildScript("CARGO_PKG_NAME"))?;
+        let package = match self.package {
+            Some(name) => name,
+            None => std::env::var("CARGO_PKG_NAME").map_err(|_| Error::NotInBuildScript("CARGO_PKG_NAME"))?,
+        };
         let table = table::read(&manifest, &package)?;
         let fetcher = fetch::Fetcher {
             cache_dir: match self.download_cache {
                 Some(dir) => dir,
-                None => default_download_cache(),
+                None => default_download_cache(&out_dir),
             },
             offline: offline_reason(),
             max_size: self.max_download_size,
@@ -171,10 +211,28 @@ impl Builder {
     }
 }
 
-fn default_download_cache() -> PathBuf {
-    match std::env::var_os("ERYX_DOWNLOAD_CACHE").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("eryx").join("downloads"),
+/// `$ERYX_DOWNLOAD_CACHE`, else `downloads/` in eryx's cache folder (the convention the
+/// scripts of `libs/` follow too: `$ERYX_CACHE_DIR`, else the user cache folder's `eryx/`).
+fn default_download_cache(out_dir: &Path) -> PathBuf {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    download_cache_in(set("ERYX_DOWNLOAD_CACHE"), set("ERYX_CACHE_DIR"), dirs::cache_dir(), out_dir)
+}
+
+/// The download folder, given the two settings and the user cache folder. With neither a
+/// setting nor a user cache folder, the downloads stay in `OUT_DIR` (never in a shared
+/// temporary folder that nobody cleans).
+fn download_cache_in(
+    download_cache: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+    user_cache: Option<PathBuf>,
+    out_dir: &Path,
+) -> PathBuf {
+    if let Some(dir) = download_cache {
+        return dir;
+    }
+    match cache_dir.or_else(|| user_cache.map(|dir| dir.join("eryx"))) {
+        Some(cache) => cache.join("downloads"),
+        None => out_dir.join("downloads"),
     }
 }
 
@@ -186,5 +244,20 @@ fn offline_reason() -> Option<String> {
         Some("CARGO_NET_OFFLINE is set".into())
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_download_cache_follows_the_cache_folder_convention() {
+        let some = |p: &str| Some(PathBuf::from(p));
+        let out = Path::new("/out");
+        assert_eq!(download_cache_in(some("/dl"), some("/c"), some("/u"), out), Path::new("/dl"));
+        assert_eq!(download_cache_in(None, some("/c"), some("/u"), out), Path::new("/c/downloads"));
+        assert_eq!(download_cache_in(None, None, some("/u"), out), Path::new("/u/eryx/downloads"));
+        assert_eq!(download_cache_in(None, None, None, out), Path::new("/out/downloads"));
     }
 }

@@ -18,14 +18,25 @@ use crate::error::Error;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WheelSource {
     /// Downloaded (HTTPS; plain HTTP only from a loopback address) and checked against `sha256`.
-    Url { url: String, sha256: String },
+    Url {
+        /// Where to download it from.
+        url: String,
+        /// Its pinned SHA-256 (lowercase hexadecimal).
+        sha256: String,
+    },
     /// A local file (relative paths are relative to the crate's folder), checked when `sha256` is given.
-    Path { path: PathBuf, sha256: Option<String> },
+    Path {
+        /// The file (absolute, or relative to the current folder).
+        path: PathBuf,
+        /// Its SHA-256 (lowercase hexadecimal), if pinned.
+        sha256: Option<String>,
+    },
 }
 
 /// The parsed table.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
+    /// The wheels, in the order they are installed.
     pub wheels: Vec<WheelSource>,
     /// Modules to import before a pre-initialised snapshot is taken.
     pub preinit: Vec<String>,
@@ -50,16 +61,13 @@ struct RawWheel {
 
 /// Reads the table of the package `package` whose manifest is `manifest` (absent table: empty).
 pub fn read(manifest: &Path, package: &str) -> Result<Table, Error> {
-    let metadata = cargo_metadata::MetadataCommand::new()
-        .manifest_path(manifest)
-        .no_deps()
-        .exec()
-        .map_err(|e| Error::Metadata(e.to_string()))?;
+    let metadata =
+        cargo_metadata::MetadataCommand::new().manifest_path(manifest).no_deps().exec().map_err(Error::Metadata)?;
     let package = metadata
         .packages
         .iter()
         .find(|p| p.name.as_str() == package && p.manifest_path.as_std_path() == manifest)
-        .ok_or_else(|| Error::Metadata(format!("package {package} not found for {}", manifest.display())))?;
+        .ok_or_else(|| Error::PackageNotFound { package: package.into(), manifest: manifest.to_path_buf() })?;
     match package.metadata.get("eryx") {
         None => Ok(Table::default()),
         Some(value) => parse(manifest, value),
@@ -67,6 +75,20 @@ pub fn read(manifest: &Path, package: &str) -> Result<Table, Error> {
 }
 
 /// Parses the `eryx` metadata value; `manifest` is used for messages and relative paths.
+///
+/// ```
+/// # use std::path::Path;
+/// let value = serde_json::json!({ "wheels": [{ "url": "https://example.org/a.whl", "sha256": "AB".repeat(32) }] });
+/// let table = eryx_build::table::parse(Path::new("/app/Cargo.toml"), &value).unwrap();
+/// assert_eq!(
+///     table.wheels,
+///     [eryx_build::WheelSource::Url { url: "https://example.org/a.whl".into(), sha256: "ab".repeat(32) }]
+/// );
+///
+/// let value = serde_json::json!({ "wheels": [{ "url": "https://example.org/a.whl" }] });
+/// let error = eryx_build::table::parse(Path::new("/app/Cargo.toml"), &value).unwrap_err();
+/// assert!(error.to_string().contains("wheels[0]"), "{error}");
+/// ```
 pub fn parse(manifest: &Path, value: &serde_json::Value) -> Result<Table, Error> {
     let table_error = |message: String| Error::Table { manifest: manifest.to_path_buf(), message };
     let raw: RawTable = serde_json::from_value(value.clone()).map_err(|e| table_error(e.to_string()))?;
