@@ -223,8 +223,8 @@ def markdown(doc, png_rel):
     w("```sh")
     w("cargo build --release -p eryx-rt --features cli")
     w("(cd bench/pyodide && npm ci)")
-    w("libs/sdist-wheel/build.sh markupsafe==3.0.4 2e9ad7dd851bf45fab9f75cbff4cb493fee9979e8d8c7c9c3ee119022518edd6 bench/.work/wheels")
-    w("python3 -m pip download --no-deps --only-binary :all: --dest bench/.work/wheels jinja2==3.1.6")
+    w("libs/sdist-wheel/build.sh markupsafe-sdist bench/.work/wheels")
+    w("cp "$(libs/pinned.sh path jinja2)" bench/.work/wheels/")
     w("target/release/eryx -c 'print(1+1)'   # warms the compiled-code cache")
     wheels = {
         "MARKUPSAFE.whl": "bench/.work/wheels/markupsafe-3.0.4-cp314-cp314-wasi_0_0_0_wasm32.whl",

@@ -10,7 +10,8 @@
 # Writes bench/results/latest.json, BENCHMARKS.md and bench/startup.png.
 # Needs: cargo (the workspace's toolchain), node >= 18 with npm, python3 with venv and pip.
 # The MarkupSafe + Jinja2 row needs the MarkupSafe wasm32-wasi wheel (built from its sdist by
-# libs/sdist-wheel/build.sh, cached) and the Jinja2 wheel from PyPI; without them it is skipped.
+# libs/sdist-wheel/build.sh, cached) and the Jinja2 wheel from PyPI (both pinned in
+# libs/pins.txt); without them it is skipped.
 #
 # Pre-initialised snapshot: when eryx-rt knows the off switch (ERYX_NO_PREINIT, or the name in
 # BENCH_PREINIT_VAR), eryx is measured twice, as it is and with VAR=1. Force with
@@ -51,12 +52,11 @@ say "install Pyodide (npm ci)"
 say "wheels for the MarkupSafe + Jinja2 row"
 WHEELS=()
 WHEELS_NOTE=""
-if MARKUPSAFE=$(libs/sdist-wheel/build.sh markupsafe==3.0.4 \
-        2e9ad7dd851bf45fab9f75cbff4cb493fee9979e8d8c7c9c3ee119022518edd6 "$WORK/wheels" | tail -n 1) \
+if MARKUPSAFE=$(libs/sdist-wheel/build.sh markupsafe-sdist "$WORK/wheels" | tail -n 1) \
     && [ -f "$MARKUPSAFE" ]; then
-    if python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
-            --dest "$WORK/wheels" jinja2==3.1.6; then
-        WHEELS=(--wheel "$MARKUPSAFE" --wheel "$WORK/wheels/jinja2-3.1.6-py3-none-any.whl")
+    if JINJA2=$(libs/pinned.sh path jinja2); then
+        cp "$JINJA2" "$WORK/wheels/"
+        WHEELS=(--wheel "$MARKUPSAFE" --wheel "$WORK/wheels/${JINJA2##*/}")
     else
         WHEELS_NOTE="The Jinja2 wheel could not be downloaded, so the MarkupSafe + Jinja2 row was not measured."
     fi

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{Example, NUMPY_VERSION, WheelServer, assert_success, numpy_wheel, replace_wheel_list, sha256_file, text};
+use common::{Example, WheelServer, assert_success, numpy_wheel, replace_wheel_list, sha256_file, text};
 use eryx_rt::{Sandbox, SandboxBuilder};
 
 /// The three proof lines of the issue.
@@ -149,7 +149,7 @@ const PASS_RATE: f64 = 0.99;
 fn numpy_test_tree() -> PathBuf {
     let sdist = common::numpy_sdist();
     let unpacked = common::scratch_dir("numpy-sdist");
-    let top = format!("numpy-{NUMPY_VERSION}");
+    let top = format!("numpy-{}", common::numpy_version());
     let mut wanted: Vec<String> = vec![format!("{top}/pytest.ini")];
     // Whole folders for the listed files: tests import helpers and data beside them.
     for path in NUMPY_TEST_PATHS {
@@ -197,13 +197,7 @@ print("ERYX_PYTEST", eryx_numpy_plugin.summary())
 #[test]
 fn numpy_test_suite_runs_in_the_sandbox() {
     let _one_at_a_time = LATE_LINKED.lock().unwrap_or_else(|e| e.into_inner());
-    let wheels = common::pip_download_pinned(&[
-        "pytest==8.4.2",
-        "pluggy==1.7.0",
-        "iniconfig==2.3.1",
-        "packaging==26.3",
-        "pygments==2.21.0",
-    ]);
+    let wheels = common::pinned_files(&["pytest", "pluggy", "iniconfig", "packaging", "pygments"]);
     let tree = numpy_test_tree();
     let mut builder = numpy_sandbox().with_site_packages(&tree).output_limit(64 << 20);
     for wheel in &wheels {

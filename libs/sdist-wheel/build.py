@@ -1,21 +1,22 @@
 #!/usr/bin/env python3
 """Turns a C-extension sdist from PyPI into a wasm32-wasi wheel for CPython 3.14.
 
-usage: libs/sdist-wheel/build.sh NAME==VERSION SHA256 OUTDIR     (prints the wheel's path)
-  e.g. libs/sdist-wheel/build.sh markupsafe==3.0.4 \
-         2e9ad7dd851bf45fab9f75cbff4cb493fee9979e8d8c7c9c3ee119022518edd6 target/wheels
+usage: libs/sdist-wheel/build.sh PIN OUTDIR                   (prints the wheel's path)
+       libs/sdist-wheel/build.sh NAME==VERSION SHA256 OUTDIR
+  e.g. libs/sdist-wheel/build.sh markupsafe-sdist target/wheels
+PIN names an sdist pinned in libs/pins.txt; any other sdist is pinned on the command line.
 
 Steps:
  1. the toolchain: libs/wasi-toolchain/fetch.sh into $ERYX_WASI_TOOLCHAIN if that is set, else
     into libs/sdist-wheel/target/toolchain (clang-19 + wasm-ld-19, CPython 3.14 WASI headers);
- 2. the cache: ${XDG_CACHE_HOME:-$HOME/.cache}/eryx/wheels/<key>/ where <key> hashes the sdist's
-    sha256, the toolchain id (ERYX_WASI_TOOLCHAIN_ID) and these scripts; a hit is copied to OUTDIR
-    at once;
- 3. the sdist: `pip download --no-binary :all: --no-deps NAME==VERSION`, checked against SHA256
-    (cached under .../eryx/sdists/<sha256>/);
+ 2. the cache: wheels/<key>/ in eryx's cache folder (`libs/pinned.sh cache-dir`: $ERYX_CACHE_DIR,
+    else ${XDG_CACHE_HOME:-$HOME/.cache}/eryx), where <key> hashes the sdist's sha256, the
+    toolchain id (ERYX_WASI_TOOLCHAIN_ID) and these scripts; a hit is copied to OUTDIR at once;
+ 3. the sdist: `libs/pinned.sh path PIN` (or `fetch pip-sdist NAME==VERSION SHA256`): pip
+    download, checked against the pinned sha256, kept in the cache's downloads/<sha256>/;
  4. the build: the project's own `setup.py build` (or `setuptools.setup()` for pyproject-only
-    setuptools projects) runs under a pinned setuptools (a venv cached under
-    .../eryx/sdist-wheel/), with setup_driver.py swapping the compiler for the wasm32-wasi one and
+    setuptools projects) runs under the pinned setuptools (pin `setuptools`, installed into a
+    venv under the cache's venvs/), with setup_driver.py swapping the compiler for the wasm32-wasi one and
     naming each extension <mod>.cpython-314-wasm32-wasi.so. So the project's own extension list,
     sources, macros, include dirs and package data are used as they are. Build requirements other
     than setuptools (Cython, numpy, meson-python, ...) are NOT supported: such projects fail;
@@ -34,7 +35,6 @@ sys.version_info or the host platform sees the host's. The wheel targets CPython
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -45,9 +45,12 @@ import zipfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_LIBS = os.path.dirname(HERE)
 TAG = "cp314-cp314-wasi_0_0_0_wasm32"
-SETUPTOOLS = "setuptools==80.9.0"
-SETUPTOOLS_SHA256 = "062d34222ad13e0cc312a4c02d73f059e86a4acbfbdea8f8f76b28c99f306922"
-CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "eryx")
+PINNED = os.path.join(REPO_LIBS, "pinned.sh")
+
+
+def pinned(*args):
+    """Runs libs/pinned.sh (pinned downloads, pins, the cache folder) and returns its output."""
+    return subprocess.run([PINNED, *args], check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
 
 
 def log(msg):
@@ -72,47 +75,17 @@ def toolchain():
     return dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
 
 
-def fetch_sdist(req, sha):
-    dest = os.path.join(CACHE, "sdists", sha)
-    if os.path.isdir(dest):
-        for fn in os.listdir(dest):
-            p = os.path.join(dest, fn)
-            if sha256_file(p) == sha:
-                return p
-    os.makedirs(os.path.join(CACHE, "sdists"), exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=os.path.join(CACHE, "sdists"), prefix=".dl.")
-    try:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-                        "-d", tmp, req], check=True, stdout=sys.stderr)
-        files = os.listdir(tmp)
-        if len(files) != 1:
-            sys.exit(f"error: pip download {req} gave {files}")
-        got = sha256_file(os.path.join(tmp, files[0]))
-        if got != sha:
-            sys.exit(f"error: {files[0]} has sha256 {got}, expected {sha}")
-        os.makedirs(dest, exist_ok=True)
-        os.replace(os.path.join(tmp, files[0]), os.path.join(dest, files[0]))
-        return os.path.join(dest, files[0])
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def build_python():
+def build_python(cache):
     """A venv holding the pinned setuptools (made once per machine)."""
-    venv = os.path.join(CACHE, "sdist-wheel", f"venv-{SETUPTOOLS_SHA256[:16]}")
+    setuptools_sha256 = pinned("field", "setuptools", "sha256")
+    venv = os.path.join(cache, "venvs", f"setuptools-{setuptools_sha256[:16]}")
     py = os.path.join(venv, "bin", "python")
     if os.path.exists(os.path.join(venv, ".ready")):
         return py
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-        f.write(f"{SETUPTOOLS} --hash=sha256:{SETUPTOOLS_SHA256}\n")
-        reqs = f.name
-    try:
-        subprocess.run([py, "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary", ":all:",
-                        "--require-hashes", "-r", reqs], check=True, stdout=sys.stderr)
-    finally:
-        os.unlink(reqs)
+    subprocess.run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--no-index",
+                    pinned("path", "setuptools")], check=True, stdout=sys.stderr)
     open(os.path.join(venv, ".ready"), "w").close()
     return py
 
@@ -153,15 +126,24 @@ def pkg_info(path):
 
 
 def main():
-    if len(sys.argv) != 4 or "==" not in sys.argv[1]:
+    if len(sys.argv) == 3:
+        pin, outdir = sys.argv[1], sys.argv[2]
+        client = pinned("field", pin, "client")
+        if not client.startswith("pip-sdist"):
+            sys.exit(f"error: pin {pin} is not an sdist (its client is {client}; see libs/pins.txt)")
+        req, sha = pinned("field", pin, "requirement"), pinned("field", pin, "sha256")
+        fetch_sdist = ["path", pin]
+    elif len(sys.argv) == 4 and "==" in sys.argv[1]:
+        req, sha, outdir = sys.argv[1], sys.argv[2].lower(), sys.argv[3]
+        fetch_sdist = ["fetch", "pip-sdist", req, sha]
+    else:
         sys.exit(__doc__)
-    req, sha, outdir = sys.argv[1], sys.argv[2].lower(), sys.argv[3]
-    if not re.fullmatch(r"[0-9a-f]{64}", sha):
-        sys.exit("error: SHA256 must be 64 hex digits")
+    cache = pinned("cache-dir")
     env = toolchain()
     scripts = "".join(sha256_file(os.path.join(HERE, f)) for f in ("build.py", "setup_driver.py", "mkwheel.py"))
-    key = hashlib.sha256(f"{sha}\n{env['ERYX_WASI_TOOLCHAIN_ID']}\n{SETUPTOOLS_SHA256}\n{scripts}\n".encode()).hexdigest()
-    cached = os.path.join(CACHE, "wheels", key)
+    setuptools_sha256 = pinned("field", "setuptools", "sha256")
+    key = hashlib.sha256(f"{sha}\n{env['ERYX_WASI_TOOLCHAIN_ID']}\n{setuptools_sha256}\n{scripts}\n".encode()).hexdigest()
+    cached = os.path.join(cache, "wheels", key)
     os.makedirs(outdir, exist_ok=True)
     if os.path.isdir(cached):
         wheels = [w for w in os.listdir(cached) if w.endswith(".whl")]
@@ -171,8 +153,8 @@ def main():
             print(os.path.abspath(os.path.join(outdir, wheels[0])))
             return
 
-    sdist = fetch_sdist(req, sha)
-    py = build_python()
+    sdist = pinned(*fetch_sdist)
+    py = build_python(cache)
     work = tempfile.mkdtemp(prefix="eryx-sdist-wheel.")
     try:
         src = unpack(sdist, os.path.join(work, "src"))
@@ -219,8 +201,8 @@ def main():
                               "--tag", TAG, "--metadata", os.path.join(src, "PKG-INFO"), "--outdir", staging]
                              + lic_args + [build_lib], check=True, capture_output=True, text=True).stdout.strip()
         wheel = os.path.basename(out)
-        os.makedirs(os.path.join(CACHE, "wheels"), exist_ok=True)
-        tmpcache = tempfile.mkdtemp(dir=os.path.join(CACHE, "wheels"), prefix=".new.")
+        os.makedirs(os.path.join(cache, "wheels"), exist_ok=True)
+        tmpcache = tempfile.mkdtemp(dir=os.path.join(cache, "wheels"), prefix=".new.")
         shutil.copyfile(out, os.path.join(tmpcache, wheel))
         shutil.rmtree(cached, ignore_errors=True)
         os.replace(tmpcache, cached)

@@ -8,12 +8,12 @@
 #   $LDSHARED foo.o -o foo.cpython-314-wasm32-wasi.so    (links against libpython3.14.so + libc.so)
 #   python3 libs/wasi-toolchain/check-so.py --base "$ERYX_WASI_BASE" foo.cpython-314-wasm32-wasi.so
 #
-# Inputs, each pinned by version and SHA-256 (see the PIN_* lines below) and cached under
-# ${XDG_CACHE_HOME:-$HOME/.cache}/eryx/toolchain/<sha256>/:
-#   - PyPI `wasmpy-build` (a py3-none-any wheel, fetched with `pip download --no-deps`):
+# Inputs, each pinned by version and SHA-256 in libs/pins.txt and fetched by libs/pinned.sh
+# (cached in eryx's cache folder, downloads/<sha256>/):
+#   - PyPI `wasmpy-build` (pin `wasmpy-build`, a py3-none-any wheel):
 #     its wasmpy_build/include/cp314/ holds the CPython 3.14 headers with a WASI pyconfig.h
 #     (3.14.4 headers; same ABI as the 3.14.0 libpython3.14.so we link against).
-#   - npm `@yowasp/clang` (fetched with `npm pack`): gen/llvm-resources.tar holds a wasi-libc
+#   - npm `@yowasp/clang` (pin `yowasp-clang`): gen/llvm-resources.tar holds a wasi-libc
 #     sysroot (include/wasm32-wasip1), libc++ headers (include/c++/v1, ABI namespace __2 like the
 #     base libc++.so) and static libraries (lib/wasm32-wasip1, lib/wasm32-unknown-wasip1).
 #     Only the sysroot parts are unpacked: its clang-22 resource headers (stddef.h, ...) are
@@ -35,47 +35,21 @@
 # libc++abi.so (env.sh: LDCXXSHARED).
 set -euo pipefail
 
-PIN_WASMPY_VERSION=1.1.0
-PIN_WASMPY_FILE=wasmpy_build-1.1.0-py3-none-any.whl
-PIN_WASMPY_SHA256=9f08e69dc678b484261c88d5568c753b0d30005c9a3b79ccf6576daa0bda6726
-PIN_YOWASP_VERSION=22.0.0-git20542-10
-PIN_YOWASP_FILE=yowasp-clang-22.0.0-git20542-10.tgz
-PIN_YOWASP_SHA256=6230ea1afa9691fa065935cf68c01642ff9b31c183fe8ac64cdfda025df06009
-
 dest=${1:?usage: libs/wasi-toolchain/fetch.sh DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$dest"
 dest=$(cd "$dest" && pwd)
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/eryx/toolchain
 
 CLANG=${ERYX_WASI_CLANG:-clang-19}
 command -v "$CLANG" >/dev/null || { echo "error: $CLANG not found (apt-get install clang-19 lld-19)" >&2; exit 1; }
 command -v wasm-ld-19 >/dev/null || { echo "error: wasm-ld-19 not found (apt-get install lld-19)" >&2; exit 1; }
 
-# fetched FILE SHA256 COMMAND...: prints the cached path of FILE, running COMMAND (which downloads
-# into the folder $tmp) only when the cache does not hold a good copy yet.
-fetched() {
-  local file=$1 sha=$2; shift 2
-  local dir=$cache/$sha
-  if [ ! -f "$dir/$file" ] || ! echo "$sha  $dir/$file" | sha256sum --quiet -c - >/dev/null 2>&1; then
-    mkdir -p "$cache"
-    tmp=$(mktemp -d "$cache/.dl.XXXXXX")
-    "$@" >&2
-    if ! echo "$sha  $tmp/$file" | sha256sum --quiet -c - >/dev/null 2>&1; then
-      echo "error: $file does not match its pinned sha256 $sha" >&2; rm -rf "$tmp"; exit 1
-    fi
-    mkdir -p "$dir" && mv "$tmp/$file" "$dir/$file" && rm -rf "$tmp"
-  fi
-  echo "$dir/$file"
-}
+pinned=$here/../pinned.sh
 
-dl_wasmpy() { python3 -m pip download --quiet --no-deps --only-binary :all: "wasmpy-build==$PIN_WASMPY_VERSION" -d "$tmp"; }
-dl_yowasp() { (cd "$tmp" && npm pack --quiet --ignore-scripts "@yowasp/clang@$PIN_YOWASP_VERSION" >/dev/null); }
-
-stamp="wasmpy-build $PIN_WASMPY_SHA256 yowasp-clang $PIN_YOWASP_SHA256 base $(sha256sum < "$here/../base-libs.sha256" | cut -d' ' -f1) fetch.sh $(sha256sum < "$0" | cut -d' ' -f1)"
+stamp="wasmpy-build $("$pinned" field wasmpy-build sha256) yowasp-clang $("$pinned" field yowasp-clang sha256) base $(sha256sum < "$here/../base-libs.sha256" | cut -d' ' -f1) fetch.sh $(sha256sum < "$0" | cut -d' ' -f1)"
 if [ "$(cat "$dest/.stamp" 2>/dev/null)" != "$stamp" ]; then
-  wheel=$(fetched "$PIN_WASMPY_FILE" "$PIN_WASMPY_SHA256" dl_wasmpy)
-  tgz=$(fetched "$PIN_YOWASP_FILE" "$PIN_YOWASP_SHA256" dl_yowasp)
+  wheel=$("$pinned" path wasmpy-build)
+  tgz=$("$pinned" path yowasp-clang)
 
   rm -rf "$dest/include" "$dest/sysroot" "$dest/bin" "$dest/base" "$dest/.stamp" "$dest/env.sh"
   mkdir -p "$dest/include/python3.14" "$dest/sysroot" "$dest/bin"

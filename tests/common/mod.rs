@@ -2,6 +2,8 @@
 //! the `examples/embedded` crate built with cargo, pinned downloads, the numpy wheel.
 #![allow(dead_code)]
 
+pub(crate) mod pins;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,24 +11,24 @@ use std::sync::{Arc, OnceLock};
 
 use sha2::{Digest, Sha256};
 
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-pub fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-pub fn assert_success(out: &Output) {
+pub(crate) fn assert_success(out: &Output) {
     assert!(out.status.success(), "build failed:\n{}", text(&out.stderr));
 }
 
-pub fn sha256_file(path: &Path) -> String {
+pub(crate) fn sha256_file(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
 
 /// A fresh folder under target/ for this test's outputs.
-pub fn scratch_dir(name: &str) -> PathBuf {
+pub(crate) fn scratch_dir(name: &str) -> PathBuf {
     let dir = repo().join("target/test-scratch").join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -34,7 +36,7 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 }
 
 /// The one file in `dir` whose name contains `pattern`.
-pub fn single_file(dir: &Path, pattern: &str) -> PathBuf {
+pub(crate) fn single_file(dir: &Path, pattern: &str) -> PathBuf {
     let matches: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -45,13 +47,13 @@ pub fn single_file(dir: &Path, pattern: &str) -> PathBuf {
 }
 
 /// A loopback HTTP server serving the files of one folder; counts the requests it answered.
-pub struct WheelServer {
-    pub port: u16,
+pub(crate) struct WheelServer {
+    pub(crate) port: u16,
     requests: Arc<AtomicUsize>,
 }
 
 impl WheelServer {
-    pub fn start(dir: PathBuf) -> WheelServer {
+    pub(crate) fn start(dir: PathBuf) -> WheelServer {
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let port = server.server_addr().to_ip().unwrap().port();
         let requests = Arc::new(AtomicUsize::new(0));
@@ -70,13 +72,13 @@ impl WheelServer {
         WheelServer { port, requests }
     }
 
-    pub fn requests(&self) -> usize {
+    pub(crate) fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
 }
 
 /// Replaces the `wheels = [ ... ]` list of a Cargo.toml's `[package.metadata.eryx]` table.
-pub fn replace_wheel_list(manifest: &str, wheels: &str) -> String {
+pub(crate) fn replace_wheel_list(manifest: &str, wheels: &str) -> String {
     let table = manifest.find("[package.metadata.eryx]").expect("the manifest has a [package.metadata.eryx] table");
     let start = table + manifest[table..].find("wheels = [").expect("the table lists wheels");
     let end =
@@ -86,15 +88,15 @@ pub fn replace_wheel_list(manifest: &str, wheels: &str) -> String {
 
 /// A copy of the example crate (`examples/embedded`) whose URLs point at `port`, with its own
 /// download cache. `edit` changes its Cargo.toml after the paths and the port are rewritten.
-pub struct Example {
-    pub dir: tempfile::TempDir,
-    pub downloads: tempfile::TempDir,
+pub(crate) struct Example {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) downloads: tempfile::TempDir,
     /// The package (and binary) name.
-    pub name: String,
+    pub(crate) name: String,
 }
 
 impl Example {
-    pub fn new(port: u16, edit: impl Fn(String) -> String) -> Example {
+    pub(crate) fn new(port: u16, edit: impl Fn(String) -> String) -> Example {
         let dir = tempfile::tempdir().unwrap();
         let source = repo().join("examples/embedded");
         let mut name = String::new();
@@ -116,7 +118,7 @@ impl Example {
         Example { dir, downloads: tempfile::tempdir().unwrap(), name }
     }
 
-    pub fn cargo(&self, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    pub(crate) fn cargo(&self, args: &[&str], envs: &[(&str, &str)]) -> Output {
         let mut command = Command::new(env!("CARGO"));
         command
             .args(args)
@@ -133,17 +135,17 @@ impl Example {
         command.output().unwrap()
     }
 
-    pub fn build(&self, envs: &[(&str, &str)]) -> Output {
+    pub(crate) fn build(&self, envs: &[(&str, &str)]) -> Output {
         self.cargo(&["build", "--release", "-v"], envs)
     }
 
-    pub fn clean(&self) {
+    pub(crate) fn clean(&self) {
         let out = self.cargo(&["clean", "--release", "-p", &self.name], &[]);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
 
     /// `OUT_DIR/eryx` of the last build of this copy.
-    pub fn outputs(&self) -> PathBuf {
+    pub(crate) fn outputs(&self) -> PathBuf {
         let build = repo().join("target/release/build");
         let manifest = self.dir.path().join("Cargo.toml");
         let mut found = Vec::new();
@@ -160,67 +162,36 @@ impl Example {
         found.pop().unwrap()
     }
 
-    pub fn run(&self, code: Option<&str>) -> Output {
+    pub(crate) fn run(&self, code: Option<&str>) -> Output {
         self.run_with(code, &[])
     }
 
-    pub fn run_with(&self, code: Option<&str>, envs: &[(&str, &str)]) -> Output {
+    pub(crate) fn run_with(&self, code: Option<&str>, envs: &[(&str, &str)]) -> Output {
         let binary = repo().join("target/release").join(&self.name);
         Command::new(binary).args(code).envs(envs.iter().copied()).output().unwrap()
     }
 }
 
-/// Pure-Python wheels from PyPI used by the tests (pytest and what it needs), pinned by SHA-256.
-/// pytest 8.4 rather than 9: pytest 9 deprecates class-scoped fixtures written as instance
-/// methods, which numpy 2.4.6's tests use, and numpy's pytest.ini turns warnings into errors.
-pub const PINNED_WHEELS: &[(&str, &str)] = &[
-    ("pytest==8.4.2", "872f880de3fc3a5bdc88a11b39c9710c3497a547cfa9320bc3c5e62fbf272e79"),
-    ("pluggy==1.7.0", "7dd7b0d8832ba3cb632c306926ded123429211b83641b35dc5c41ad2d34f9bec"),
-    ("iniconfig==2.3.1", "9121e2c1fdb355232495be3194c8dfe87ccc2d5dee45947b78e68f499790d7a7"),
-    ("packaging==26.3", "d7193f7c8e4e93f444fde0262bf90af30e16fa0ad0ad44cb553c87339b23cd1c"),
-    ("pygments==2.21.0", "2363c69b61c4a97c838da3b130dcd6468f4848992b21a82f2a63ec34377137d9"),
-];
-
-/// Downloads the pinned pure-Python wheels (`pip download --no-deps --only-binary :all:`) into
-/// one scratch folder and checks each against its SHA-256.
-pub fn pip_download_pinned(requirements: &[&str]) -> Vec<PathBuf> {
-    let dir = scratch_dir("pinned-wheels");
-    let status = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--only-binary",
-            ":all:",
-            "-d",
-        ])
-        .arg(&dir)
-        .args(requirements)
-        .status()
-        .expect("pip runs");
-    assert!(status.success(), "pip download {requirements:?} failed");
-    requirements
+/// The pinned files (`libs/pins.txt`) called `names`, each checked against its SHA-256.
+pub(crate) fn pinned_files(names: &[&str]) -> Vec<PathBuf> {
+    names
         .iter()
-        .map(|requirement| {
-            let (_, sha256) = PINNED_WHEELS.iter().find(|(r, _)| r == requirement).expect("the wheel is pinned");
-            let (name, version) = requirement.split_once("==").unwrap();
-            let wheel = single_file(&dir, &format!("{name}-{version}-"));
-            assert_eq!(sha256_file(&wheel), *sha256, "{requirement} is not the pinned file");
-            wheel
+        .map(|name| {
+            let (pin, file) = (pins::pin(name), pins::pinned_file(name));
+            assert_eq!(sha256_file(&file), pin.sha256, "{} is not the pinned file", file.display());
+            file
         })
         .collect()
 }
 
-pub const NUMPY_VERSION: &str = "2.4.6";
-/// The numpy sdist that `libs/sdist-wheel/numpy/build.sh` builds (its `NUMPY_SHA256`).
-pub const NUMPY_SDIST_SHA256: &str = "f3a3570c4a2a16746ac2c31a7c7c7b0c186b95ce902e33db6f28094ed7387dda";
+/// The numpy version that `libs/sdist-wheel/numpy/build.sh` builds (pin `numpy-sdist`).
+pub(crate) fn numpy_version() -> String {
+    pins::pin("numpy-sdist").version().to_string()
+}
 
 /// The numpy wheel, built from its sdist by `libs/sdist-wheel/numpy/build.sh` (once per
 /// process; the script itself caches the wheel, so later calls take a fraction of a second).
-pub fn numpy_wheel() -> &'static Path {
+pub(crate) fn numpy_wheel() -> &'static Path {
     static WHEEL: OnceLock<PathBuf> = OnceLock::new();
     WHEEL.get_or_init(|| {
         let out = scratch_dir("numpy-wheel");
@@ -230,25 +201,11 @@ pub fn numpy_wheel() -> &'static Path {
             .status()
             .expect("libs/sdist-wheel/numpy/build.sh runs");
         assert!(status.success(), "building numpy for wasm32-wasi failed");
-        single_file(&out, &format!("numpy-{NUMPY_VERSION}-cp314-cp314-wasi_0_0_0_wasm32.whl"))
+        single_file(&out, &format!("numpy-{}-cp314-cp314-wasi_0_0_0_wasm32.whl", numpy_version()))
     })
 }
 
-/// The pinned numpy sdist, as build.sh caches it (`<cache>/eryx/sdists/<sha256>/`). build.sh
-/// downloads it on a cold build; a wheel restored from build.sh's cache on a machine that never
-/// had the sdist is not supported (the test says so).
-pub fn numpy_sdist() -> PathBuf {
-    numpy_wheel();
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache"));
-    let sdist = cache.join("eryx/sdists").join(NUMPY_SDIST_SHA256).join(format!("numpy-{NUMPY_VERSION}.tar.gz"));
-    assert!(
-        sdist.exists(),
-        "{} is missing: remove build.sh's cached wheel to make it download the sdist",
-        sdist.display()
-    );
-    assert_eq!(sha256_file(&sdist), NUMPY_SDIST_SHA256, "{} is not the pinned sdist", sdist.display());
-    sdist
+/// The pinned numpy sdist that build.sh builds from (pin `numpy-sdist`).
+pub(crate) fn numpy_sdist() -> PathBuf {
+    pinned_files(&["numpy-sdist"]).remove(0)
 }

@@ -67,11 +67,14 @@ python3 "$repo/libs/sdist-wheel/mkwheel.py" --name eryx_test_rust --version $ver
 
 # The inputs that shape the wheels (the compilers are pinned by rust-toolchain.toml and the
 # toolchain stamp; clang-19's version is part of ERYX_WASI_TOOLCHAIN_ID).
+# The toolchain's downloads are pinned in libs/pins.txt: their sha256s count, not the whole file.
 sources=$( (cd "$repo" && sha256sum tests/extensions/build.sh tests/extensions/c/_native.c \
     tests/extensions/c/eryx_test_c/__init__.py tests/extensions/rust/Cargo.toml \
     tests/extensions/rust/Cargo.lock tests/extensions/rust/rust-toolchain.toml \
     tests/extensions/rust/src/lib.rs tests/extensions/rust/eryx_test_rust/__init__.py \
-    libs/wasi-toolchain/fetch.sh libs/sdist-wheel/mkwheel.py libs/base-libs.sha256) | sha256sum | cut -d' ' -f1)
+    libs/wasi-toolchain/fetch.sh libs/sdist-wheel/mkwheel.py libs/base-libs.sha256 &&
+    libs/pinned.sh field wasmpy-build sha256 && libs/pinned.sh field yowasp-clang sha256) |
+  sha256sum | cut -d' ' -f1)
 echo "$sources" > "$target/out/test-wheels.sources"
 
 wheels="eryx_test_c-$version-$tag.whl eryx_test_rust-$version-$tag.whl"

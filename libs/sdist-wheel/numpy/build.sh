@@ -7,29 +7,30 @@
 #  1. toolchain: libs/wasi-toolchain/fetch.sh into $ERYX_WASI_TOOLCHAIN if set, else into
 #     libs/sdist-wheel/numpy/target/toolchain (clang-19, wasm-ld-19, WASI sysroot, CPython 3.14
 #     headers, base libraries);
-#  2. cache: ${XDG_CACHE_HOME:-$HOME/.cache}/eryx/wheels/numpy-<key>/ where <key> hashes the
-#     sdist's pinned sha256, the toolchain id and the files of this folder; a hit is copied to
-#     OUTDIR at once;
-#  3. sdist: `pip download` of the pinned numpy sdist (checked against NUMPY_SHA256, cached under
-#     .../eryx/sdists/<sha256>/);
-#  4. build tools: a venv with pinned Cython and ninja (cached under .../eryx/numpy-build/);
-#     numpy's own vendored meson drives the build;
+#  2. cache: wheels/numpy-<key>/ in eryx's cache folder (`libs/pinned.sh cache-dir`:
+#     $ERYX_CACHE_DIR, else ${XDG_CACHE_HOME:-$HOME/.cache}/eryx), where <key> hashes the sdist's
+#     pinned sha256, the toolchain id and the files of this folder; a hit is copied to OUTDIR
+#     at once;
+#  3. sdist: pin `numpy-sdist` of libs/pins.txt, fetched by libs/pinned.sh (pip download,
+#     checked against its sha256, kept in the cache's downloads/<sha256>/);
+#  4. build tools: a venv with the pinned Cython and ninja (pins `cython`, `ninja`; under the
+#     cache's venvs/); numpy's own vendored meson drives the build;
 #  5. build: patches/*.patch applied, meson cross build (cross file written here), ninja,
 #     `meson install` of the runtime files into a staging folder;
 #  6. wheel: libs/sdist-wheel/mkwheel.py (PEP 427, RECORD with sha256), then every .so is checked
 #     by libs/wasi-toolchain/check-so.py (dylink.0, every import exported by the base libraries).
 set -euo pipefail
 
-NUMPY_VERSION=2.4.6
-NUMPY_SHA256=f3a3570c4a2a16746ac2c31a7c7c7b0c186b95ce902e33db6f28094ed7387dda
-BUILD_REQUIREMENTS=(Cython==3.3.1 ninja==1.13.2)
-TAG=cp314-cp314-wasi_0_0_0_wasm32
-
 outdir=${1:?usage: libs/sdist-wheel/numpy/build.sh OUTDIR}
 start=$(date +%s.%N)
 here=$(cd "$(dirname "$0")" && pwd)
 libs=$(cd "$here/../.." && pwd)
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/eryx
+pinned=$libs/pinned.sh
+NUMPY_VERSION=$("$pinned" field numpy-sdist requirement | sed 's/^numpy==//')
+NUMPY_SHA256=$("$pinned" field numpy-sdist sha256)
+BUILD_REQUIREMENTS=("$("$pinned" field cython requirement)" "$("$pinned" field ninja requirement)")
+TAG=cp314-cp314-wasi_0_0_0_wasm32
+cache=$("$pinned" cache-dir)
 wheel_name=numpy-$NUMPY_VERSION-$TAG.whl
 log() { echo "numpy-wheel: $*" >&2; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$(date +%s.%N)"; }
@@ -60,8 +61,11 @@ work=$(mktemp -d -t eryx-numpy.XXXXXX)
 # ERYX_NUMPY_KEEP_WORK=1 keeps the work folder (sources, build, logs) for debugging.
 if [ -z "${ERYX_NUMPY_KEEP_WORK:-}" ]; then trap 'rm -rf "$work"' EXIT; else log "work folder: $work"; fi
 
-# 4. build tools (first, as the sdist download below needs the venv's pip)
-venv=$cache/numpy-build/venv-$(echo "${BUILD_REQUIREMENTS[*]} $(python3 -c 'import sys; print(sys.version)')" | sha256sum | cut -c1-16)
+# 3. sdist
+sdist=$("$pinned" path numpy-sdist)
+
+# 4. build tools
+venv=$cache/venvs/numpy-build-$(echo "${BUILD_REQUIREMENTS[*]} $(python3 -c 'import sys; print(sys.version)')" | sha256sum | cut -c1-16)
 if [ ! -x "$venv/bin/cython" ] || [ ! -x "$venv/bin/ninja" ]; then
   log "creating build venv $venv"
   rm -rf "$venv"
@@ -69,47 +73,6 @@ if [ ! -x "$venv/bin/cython" ] || [ ! -x "$venv/bin/ninja" ]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${BUILD_REQUIREMENTS[@]}" >&2
 fi
 py=$venv/bin/python
-
-# 3. sdist. `pip download` of an sdist runs the project's metadata hook; numpy's backend
-# (meson-python) has none, so pip would fall back to building a whole native wheel (10 minutes
-# here) just to read the metadata. A stand-in `mesonpy` backend, first on PYTHONPATH and used
-# through --no-build-isolation, answers that hook from the sdist's own PKG-INFO instead.
-sdist_dir=$cache/sdists/$NUMPY_SHA256
-sdist=$sdist_dir/numpy-$NUMPY_VERSION.tar.gz
-if [ ! -f "$sdist" ] || ! echo "$NUMPY_SHA256  $sdist" | sha256sum --quiet -c - >/dev/null 2>&1; then
-  log "downloading numpy $NUMPY_VERSION sdist"
-  mkdir -p "$work/shim/mesonpy" "$work/dl"
-  cat > "$work/shim/mesonpy/__init__.py" <<'EOF'
-"""Metadata-only stand-in for meson-python, used only while `pip download` fetches the sdist."""
-import os
-
-
-def get_requires_for_build_wheel(config_settings=None):
-    return []
-
-
-def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
-    with open("PKG-INFO", "rb") as f:
-        pkg_info = f.read()
-    fields = dict(line.split(": ", 1) for line in pkg_info.decode().splitlines()[:3] if ": " in line)
-    name = f"{fields['Name'].replace('-', '_')}-{fields['Version']}.dist-info"
-    os.makedirs(os.path.join(metadata_directory, name))
-    with open(os.path.join(metadata_directory, name, "METADATA"), "wb") as f:
-        f.write(pkg_info)
-    return name
-
-
-def build_wheel(*args, **kwargs):
-    raise RuntimeError("this stand-in only serves metadata")
-EOF
-  PYTHONPATH=$work/shim "$py" -m pip download --quiet --disable-pip-version-check --no-deps \
-    --no-binary numpy --no-build-isolation -d "$work/dl" "numpy==$NUMPY_VERSION" >&2
-  got=$work/dl/numpy-$NUMPY_VERSION.tar.gz
-  if ! echo "$NUMPY_SHA256  $got" | sha256sum --quiet -c - >/dev/null 2>&1; then
-    log "error: numpy-$NUMPY_VERSION.tar.gz does not match its pinned sha256 $NUMPY_SHA256"; exit 1
-  fi
-  mkdir -p "$sdist_dir" && mv "$got" "$sdist"
-fi
 
 # 5. build
 log "building numpy $NUMPY_VERSION (key $key)"
