@@ -47,8 +47,8 @@
 //! The binary then starts sandboxes from the embedded component (`examples/embedded` in this
 //! repository is such a crate; `tests/build_time.rs` builds and runs it):
 //!
-//! ```ignore
-//! // main.rs (eryx-rt is not a dependency of this crate, so this is not compiled here)
+//! ```text
+//! // main.rs (Rust; eryx-rt is not a dependency of this crate, so it is not compiled here)
 //! let mut sandbox = eryx_rt::Sandbox::from_embedded(eryx_rt::include_component!()).build()?;
 //! ```
 //!
