@@ -156,11 +156,15 @@ impl Builder {
     /// Runs the build; on failure reports the error to Cargo and exits the build script.
     pub fn run(self) {
         if let Err(error) = self.build() {
-            // The message and each cause (a wheel's zip error, the linker's error, ...).
+            // The message and each cause (a wheel's zip error, the linker's error, ...) that the
+            // message does not already name.
             let mut text = error.to_string();
             let mut cause = std::error::Error::source(&error);
             while let Some(source) = cause {
-                text.push_str(&format!(": {source}"));
+                let message = source.to_string();
+                if !text.contains(&message) {
+                    text.push_str(&format!(": {message}"));
+                }
                 cause = source.source();
             }
             for line in text.lines() {
