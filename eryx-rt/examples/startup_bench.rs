@@ -1,7 +1,9 @@
 //! Start-up benchmark of the base sandbox: prints medians, with and without the pre-initialised
 //! snapshot, in one run.
 //!
-//! `cargo run --release -p eryx-rt --example startup_bench [-- ROUNDS]`
+//! `cargo run --release -p eryx-rt --example startup_bench [-- [--pooling MAX_SANDBOXES] ROUNDS]`
+//!
+//! With `--pooling`, sandboxes come from a runtime that uses wasmtime's pooling allocator.
 //!
 //! For each mode (no snapshot: Python starts on the first execute; the default snapshot; a
 //! snapshot that also imported json, decimal and asyncio):
@@ -15,7 +17,22 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use eryx_rt::{Sandbox, SandboxBuilder};
+use std::sync::OnceLock;
+
+use eryx_rt::{Runtime, SandboxBuilder};
+
+/// The runtime of this process: the default configuration, or with a pool of this many slots.
+static POOLING: OnceLock<Option<u32>> = OnceLock::new();
+
+fn runtime() -> Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| match POOLING.get().copied().flatten() {
+            Some(max) => Runtime::builder().pooling_allocator(max).build().expect("a pooling runtime"),
+            None => Runtime::default(),
+        })
+        .clone()
+}
 
 const IMPORTS: &str = "import json, decimal, asyncio";
 
@@ -39,21 +56,33 @@ impl Mode {
 
     fn builder(self) -> SandboxBuilder {
         match self {
-            Mode::NoSnapshot => Sandbox::builder().preinit(false),
-            Mode::Snapshot => Sandbox::builder().preinit(true),
-            Mode::SnapshotWithImports => Sandbox::builder().with_preinit_imports(["json", "decimal", "asyncio"]),
+            Mode::NoSnapshot => runtime().sandbox().preinit(false),
+            Mode::Snapshot => runtime().sandbox().preinit(true),
+            Mode::SnapshotWithImports => runtime().sandbox().with_preinit_imports(["json", "decimal", "asyncio"]),
         }
     }
 }
 
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    if args.next().as_deref() == Some("--child") {
-        let mode = args.next().unwrap_or_default();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let pooling = match args.iter().position(|a| a == "--pooling") {
+        Some(at) => {
+            let max = args.get(at + 1).ok_or_else(|| anyhow::anyhow!("--pooling needs a number"))?.parse::<u32>()?;
+            args.drain(at..at + 2);
+            Some(max)
+        }
+        None => None,
+    };
+    POOLING.set(pooling).expect("set once");
+    let pooling_args: Vec<String> =
+        pooling.map(|max| vec!["--pooling".to_string(), max.to_string()]).unwrap_or_default();
+    if args.first().map(String::as_str) == Some("--child") {
+        let mode = args.get(1).cloned().unwrap_or_default();
         let mode = Mode::ALL.into_iter().find(|m| m.name() == mode).ok_or_else(|| anyhow::anyhow!("no mode {mode}"))?;
         return child(mode);
     }
-    let rounds: usize = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(15);
+    let rounds: usize = args.first().map(|n| n.parse()).transpose()?.unwrap_or(15);
+    println!("allocator: {}", pooling.map_or("on demand".to_string(), |max| format!("pooling, {max} slots")));
     for mode in Mode::ALL {
         let started = Instant::now();
         mode.builder().build()?.execute("pass").map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -86,7 +115,8 @@ fn main() -> anyhow::Result<()> {
         }
         let (mut ready, mut result) = (Vec::new(), Vec::new());
         for _ in 0..rounds.min(10) {
-            let out = Command::new(std::env::current_exe()?).args(["--child", mode.name()]).output()?;
+            let out =
+                Command::new(std::env::current_exe()?).args(&pooling_args).args(["--child", mode.name()]).output()?;
             anyhow::ensure!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
             let text = String::from_utf8(out.stdout)?;
             let mut numbers = text.split_whitespace().map(|n| n.parse::<u64>().map(Duration::from_micros));

@@ -69,8 +69,11 @@ impl Embedded {
 
 /// Embeds the component that eryx-build linked for the calling crate (in its build.rs).
 ///
-/// ```ignore
-/// // Needs eryx-build's outputs in OUT_DIR: see eryx-build's crate docs.
+/// It needs eryx-build's outputs in the calling crate's `OUT_DIR`, so it is shown here rather
+/// than run; `examples/embedded` in the repository is a whole crate that uses it (and the
+/// workspace test `build_time` builds and runs it):
+///
+/// ```text
 /// let mut sandbox = eryx_rt::Sandbox::from_embedded(eryx_rt::include_component!()).build()?;
 /// ```
 #[macro_export]

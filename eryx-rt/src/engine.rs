@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::error::BuildError;
 
@@ -25,13 +25,45 @@ pub(crate) enum Metering {
     Fuel,
 }
 
+/// How an engine allocates instances.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Allocation {
+    /// Memories and instances are mapped when a sandbox is created and unmapped when it is
+    /// dropped (wasmtime's default): no limit on how many sandboxes live at once.
+    #[default]
+    OnDemand,
+    /// wasmtime's pooling allocator, with slots for this many live sandboxes: address space is
+    /// reserved up front and slots are reused; a sandbox beyond the limit fails to build.
+    Pooling { max_sandboxes: u32 },
+}
+
+/// Per sandbox, what the pool reserves: eryx components hold one core instance per linked
+/// library plus wit-component's shims (about 20), one linear memory and one function table,
+/// whose size grows with the code linked in (CPython's alone has thousands of entries).
+const CORE_INSTANCES_PER_SANDBOX: u32 = 48;
+const MEMORIES_PER_SANDBOX: u32 = 2;
+const TABLES_PER_SANDBOX: u32 = 4;
+const TABLE_ELEMENTS: usize = 1 << 20;
+const CORE_INSTANCE_SIZE: usize = 16 << 20;
+
 /// Creates an engine and starts its epoch ticker (a thread that ends with the engine).
-pub(crate) fn new_engine(metering: Metering) -> Result<Engine, BuildError> {
+pub(crate) fn new_engine(metering: Metering, allocation: Allocation) -> Result<Engine, BuildError> {
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.consume_fuel(metering == Metering::Fuel);
     config.wasm_component_model(true);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    if let Allocation::Pooling { max_sandboxes } = allocation {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(max_sandboxes)
+            .total_core_instances(max_sandboxes.saturating_mul(CORE_INSTANCES_PER_SANDBOX))
+            .total_memories(max_sandboxes.saturating_mul(MEMORIES_PER_SANDBOX))
+            .total_tables(max_sandboxes.saturating_mul(TABLES_PER_SANDBOX))
+            .table_elements(TABLE_ELEMENTS)
+            .max_core_instance_size(CORE_INSTANCE_SIZE)
+            .max_component_instance_size(CORE_INSTANCE_SIZE);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
     let engine = Engine::new(&config).map_err(BuildError::Engine)?;
     let ticker = engine.weak();
     std::thread::Builder::new()
@@ -74,9 +106,9 @@ mod tests {
 
     #[test]
     fn fuel_changes_the_fingerprint() {
-        let plain = new_engine(Metering::Off).unwrap();
-        let fuel = new_engine(Metering::Fuel).unwrap();
-        assert_eq!(fingerprint(&plain), fingerprint(&new_engine(Metering::Off).unwrap()));
+        let plain = new_engine(Metering::Off, Allocation::OnDemand).unwrap();
+        let fuel = new_engine(Metering::Fuel, Allocation::OnDemand).unwrap();
+        assert_eq!(fingerprint(&plain), fingerprint(&new_engine(Metering::Off, Allocation::OnDemand).unwrap()));
         assert_ne!(fingerprint(&plain), fingerprint(&fuel));
     }
 }

@@ -252,7 +252,7 @@ mod tests {
         let folder = crate::files::CacheFolder::new(crate::files::default_cache_dir());
         let stdlib = crate::stdlib::install(&folder.root().unwrap()).unwrap();
         let stdlib = stdlib.as_path();
-        let engine = crate::engine::new_engine(crate::engine::Metering::Off).unwrap();
+        let engine = crate::engine::new_engine(crate::engine::Metering::Off, Default::default()).unwrap();
         let site = tempfile::tempdir().unwrap();
         std::fs::write(
             site.path().join("probe_module.py"),

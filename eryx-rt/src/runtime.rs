@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::Engine;
 
 use crate::component::{ComponentCache, Loaded, LoadedFrom};
-use crate::engine::{Metering, new_engine};
+use crate::engine::{Allocation, Metering, new_engine};
 use crate::error::BuildError;
 use crate::files::{CacheFolder, default_cache_dir};
 use crate::late::{Input, LateLinker};
@@ -49,6 +49,7 @@ pub struct Runtime {
 }
 
 struct Inner {
+    allocation: Allocation,
     folder: CacheFolder,
     preinit_by_default: bool,
     plain: ComponentCache,
@@ -65,6 +66,7 @@ struct Inner {
 pub struct RuntimeBuilder {
     cache_dir: Option<PathBuf>,
     preinit: bool,
+    allocation: Allocation,
 }
 
 impl Default for RuntimeBuilder {
@@ -72,6 +74,7 @@ impl Default for RuntimeBuilder {
         RuntimeBuilder {
             cache_dir: default_cache_dir(),
             preinit: std::env::var_os(NO_PREINIT_ENV).is_none_or(|value| value.is_empty() || value == "0"),
+            allocation: Allocation::OnDemand,
         }
     }
 }
@@ -98,14 +101,31 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Uses wasmtime's pooling allocator for sandboxes, with room for `max_sandboxes` alive at
+    /// once (per engine: sandboxes with and without a fuel budget have a pool each). Address
+    /// space for them is reserved up front and their slots are reused; building a sandbox
+    /// beyond the limit fails. Off by default: then there is no limit, and a sandbox maps its
+    /// memory when it is created (see the start-up benchmark for what each costs).
+    pub fn pooling_allocator(mut self, max_sandboxes: u32) -> Self {
+        self.allocation = Allocation::Pooling { max_sandboxes };
+        self
+    }
+
     /// Creates the runtime (its plain engine; the fuel-metering one comes when a sandbox asks).
     pub fn build(self) -> Result<Runtime, BuildError> {
-        let engine = new_engine(Metering::Off)?;
+        let engine = new_engine(Metering::Off, self.allocation)?;
+        // Snapshots are made on an engine of their own when sandboxes use a pool, so that
+        // making one never takes a sandbox's slot.
+        let preinit_engine = match self.allocation {
+            Allocation::OnDemand => engine.clone(),
+            Allocation::Pooling { .. } => new_engine(Metering::Off, Allocation::OnDemand)?,
+        };
         Ok(Runtime {
             inner: Arc::new(Inner {
+                allocation: self.allocation,
                 folder: CacheFolder::new(self.cache_dir),
                 preinit_by_default: self.preinit,
-                preinitializer: Preinitializer::new(engine.clone()),
+                preinitializer: Preinitializer::new(preinit_engine),
                 plain: ComponentCache::new(engine),
                 fuel: OnceLock::new(),
                 late: LateLinker::default(),
@@ -137,6 +157,7 @@ impl std::fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("cache_dir", &self.inner.folder.persistent())
             .field("preinit", &self.inner.preinit_by_default)
+            .field("allocation", &self.inner.allocation)
             .finish_non_exhaustive()
     }
 }
@@ -214,7 +235,7 @@ impl Runtime {
                 if let Some(cache) = self.inner.fuel.get() {
                     return Ok(cache);
                 }
-                let cache = ComponentCache::new(new_engine(Metering::Fuel)?);
+                let cache = ComponentCache::new(new_engine(Metering::Fuel, self.inner.allocation)?);
                 Ok(self.inner.fuel.get_or_init(|| cache))
             }
         }

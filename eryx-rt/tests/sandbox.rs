@@ -148,6 +148,21 @@ fn fuel_free_and_fuel_sandboxes_work_in_one_process() {
 }
 
 #[test]
+fn pooling_allocator_runs_sandboxes_up_to_its_limit() {
+    let runtime = Runtime::builder().pooling_allocator(2).preinit(false).build().unwrap();
+    let mut a = runtime.sandbox().build().unwrap();
+    let mut b = runtime.sandbox().build().unwrap();
+    assert_eq!(a.execute("print(sum(range(10)))").unwrap().stdout, "45\n");
+    assert_eq!(b.execute("print('b')").unwrap().stdout, "b\n");
+    let Err(error) = runtime.sandbox().build() else { panic!("a third sandbox fit in a pool of two") };
+    assert!(matches!(error, eryx_rt::BuildError::Instantiate(_)), "{error}");
+    // A slot is free again once its sandbox is dropped.
+    drop(a);
+    let mut c = runtime.sandbox().build().unwrap();
+    assert_eq!(c.execute("print('c')").unwrap().stdout, "c\n");
+}
+
+#[test]
 fn sandboxes_run_side_by_side_on_threads() {
     let handles: Vec<_> = (0..4).map(|i| std::thread::spawn(move || run(&format!("x = {i}\nprint(x * 10)")))).collect();
     let outputs: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
