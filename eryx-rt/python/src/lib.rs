@@ -16,7 +16,6 @@ use std::time::Duration;
 use eryx_rt::{ExecuteError, Failure, Output, Sandbox};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
 
 /// One sandbox; Python's `eryx.Sandbox` wraps it.
 #[pyclass(module = "eryx._eryx", name = "NativeSandbox")]
@@ -42,10 +41,9 @@ impl NativeSandbox {
     ) -> PyResult<Self> {
         let mut builder = Sandbox::builder();
         if let Some(seconds) = timeout {
-            let timeout = Duration::try_from_secs_f64(seconds)
-                .ok()
-                .filter(|t| !t.is_zero())
-                .ok_or_else(|| PyValueError::new_err(format!("timeout must be a positive number of seconds, not {seconds}")))?;
+            let timeout = Duration::try_from_secs_f64(seconds).ok().filter(|t| !t.is_zero()).ok_or_else(|| {
+                PyValueError::new_err(format!("timeout must be a positive number of seconds, not {seconds}"))
+            })?;
             builder = builder.timeout(timeout);
         }
         if let Some(bytes) = memory_limit {
@@ -114,14 +112,13 @@ fn execute_error(py: Python<'_>, error: &ExecuteError) -> PyResult<PyErr> {
         Failure::FuelExhausted(_) => ("FuelExhaustedError", error.failure.to_string()),
         Failure::Trap(_) => ("TrapError", error.failure.to_string()),
         Failure::Stopped(_) => ("StoppedError", error.failure.to_string()),
-        #[allow(unreachable_patterns)]
         _ => ("Error", error.failure.to_string()),
     };
     new_error(py, class, (message, stdout, stderr))
 }
 
 /// Instantiates `eryx.errors.<class>(*args)` as an error to raise.
-fn new_error<'py, A: IntoPyObject<'py, Target = PyTuple>>(py: Python<'py>, class: &str, args: A) -> PyResult<PyErr> {
+fn new_error<'py, A: pyo3::call::PyCallArgs<'py>>(py: Python<'py>, class: &str, args: A) -> PyResult<PyErr> {
     let class = py.import("eryx.errors")?.getattr(class)?;
     Ok(PyErr::from_value(class.call1(args)?))
 }
