@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Builds and installs the `eryx` Python package the documented way (`pip install eryx-rt/python`)
-# into a private venv, then runs its tests under pytest: the package against real sandboxes, and
-# `eryx mcp` against the official MCP Python SDK (needs the release `eryx` binary; built here).
+# into a private venv, then runs its tests under pytest against real sandboxes.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 venv="$target/python-test-venv"
 python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements-test.txt"
+pins=()
+for name in pytest-host mcp-sdk; do pins+=("$("$root/libs/pinned.sh" field "$name" requirement)"); done
+"$venv/bin/pip" install -q --disable-pip-version-check "${pins[@]}"
 # The same cargo target folder as the workspace, so the sandbox runtime is not compiled twice.
 CARGO_TARGET_DIR="$target" "$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall "$here"
 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$here/tests" "$@"
