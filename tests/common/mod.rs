@@ -86,6 +86,20 @@ pub(crate) fn replace_wheel_list(manifest: &str, wheels: &str) -> String {
     format!("{}wheels = [\n{wheels}\n]{}", &manifest[..start], &manifest[end..])
 }
 
+/// Dependencies added to each copy of the example crate, only for the features they enable. In
+/// the workspace build (`cargo test --workspace --all-features --release`, CI) eryx-build is a
+/// normal dependency and the `eryx` command is built too, so their features of serde, semver,
+/// serde_json, percent-encoding and log are unified with wasmtime's; in the copy eryx-build is a
+/// build dependency, resolved apart. Without these lines the copy compiles wasmtime and
+/// Cranelift a second time (about ten minutes on 2 cores); with them (and the workspace's
+/// Cargo.lock) it reuses the workspace's (checked with cargo's unit graph).
+const SHARED_FEATURES: &str = r#"serde = "1"
+semver = "1"
+serde_json = { version = "1", features = ["unbounded_depth"] }
+percent-encoding = "2"
+log = { version = "0.4", features = ["std"] }
+"#;
+
 /// A copy of the example crate (`examples/embedded`) whose URLs point at `port`, with its own
 /// download cache. `edit` changes its Cargo.toml after the paths and the port are rewritten.
 pub(crate) struct Example {
@@ -108,13 +122,16 @@ impl Example {
                 let root = repo().display().to_string();
                 text = text
                     .replace("../../", &format!("{root}/"))
-                    .replace("http://127.0.0.1:8731/", &format!("http://127.0.0.1:{port}/"));
+                    .replace("http://127.0.0.1:8731/", &format!("http://127.0.0.1:{port}/"))
+                    .replacen("[dependencies]\n", &format!("[dependencies]\n{SHARED_FEATURES}"), 1);
                 text = edit(text);
                 let line = text.lines().find(|l| l.starts_with("name = \"")).expect("the package has a name");
                 name = line.trim_start_matches("name = \"").trim_end_matches('"').to_string();
             }
             std::fs::write(target, text).unwrap();
         }
+        // The workspace's versions, so that the copy resolves to the same dependencies.
+        std::fs::copy(repo().join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
         Example { dir, downloads: tempfile::tempdir().unwrap(), name }
     }
 
