@@ -150,8 +150,9 @@ fn classify(error: anyhow::Error) -> LinkError {
     }
 }
 
-/// Checks what can be checked before linking, so the error names the extension.
-fn check_extension(extension: &NativeExtension) -> Result<(), LinkError> {
+/// Checks what can be checked before linking, so the error names the extension (also the
+/// entry point of the `native_extension` fuzz target).
+pub fn check_extension(extension: &NativeExtension) -> Result<(), LinkError> {
     let path = &extension.guest_path;
     let file_name = path.rsplit('/').next().unwrap_or_default();
     if !path.starts_with('/') || !file_name.ends_with(".so") || file_name.len() <= 3 {
@@ -166,10 +167,36 @@ fn check_extension(extension: &NativeExtension) -> Result<(), LinkError> {
     let mut has_dylink = false;
     for payload in wasmparser::Parser::new(0).parse_all(&extension.bytes) {
         match payload {
-            Ok(wasmparser::Payload::CustomSection(section)) if section.name() == "dylink.0" => has_dylink = true,
+            // A component's nested modules may carry `dylink.0` too: refuse it here, by name.
+            Ok(wasmparser::Payload::Version { encoding: wasmparser::Encoding::Component, .. }) => {
+                return Err(LinkError::NotWasm { path: path.clone(), reason: "it is a component".into() });
+            }
+            Ok(wasmparser::Payload::CustomSection(section)) if section.name() == "dylink.0" => {
+                check_dylink(&section).map_err(|reason| LinkError::NotWasm { path: path.clone(), reason })?;
+                has_dylink = true;
+            }
             Ok(_) => {}
             Err(source) => return Err(LinkError::NotWasm { path: path.clone(), source }),
         }
     }
     if has_dylink { Ok(()) } else { Err(LinkError::NotSharedLibrary { path: path.clone() }) }
+}
+
+/// Reads a `dylink.0` section as the linker will, refusing what it would refuse.
+fn check_dylink(section: &wasmparser::CustomSectionReader<'_>) -> Result<(), String> {
+    let wasmparser::KnownCustom::Dylink0(reader) = section.as_known() else {
+        return Err("its dylink.0 section cannot be read".into());
+    };
+    for subsection in reader {
+        match subsection.map_err(|error| format!("malformed dylink.0 section: {}", error.message()))? {
+            wasmparser::Dylink0Subsection::TargetArch(arch) if arch != "wasm32" => {
+                return Err(format!("dylink.0 says it is built for {arch}, not wasm32"));
+            }
+            wasmparser::Dylink0Subsection::Unknown { ty, .. } => {
+                return Err(format!("dylink.0 has a subsection of unknown type {ty}"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::base::SITE_PACKAGES_GUEST_DIR;
 use crate::link::NativeExtension;
-use crate::wheel::{Wheel, WheelError, is_native_extension};
+use crate::wheel::{Wheel, WheelError, is_native_extension, is_safe_file_path};
 
 /// The files of a site-packages tree, by path, with the input each came from.
 #[derive(Default)]
@@ -47,8 +47,29 @@ impl SitePackages {
     }
 
     fn add(&mut self, path: &str, bytes: Vec<u8>, origin: &str) -> Result<(), WheelError> {
+        // `write_to` joins the path to its folder: only plain relative paths stay inside it,
+        // and a name longer than file systems take would fail only there.
+        if !is_safe_file_path(path) {
+            return Err(WheelError::UnsafeSitePath { path: path.into(), origin: origin.into() });
+        }
+        let conflict = |path: &str, first: &str| WheelError::Conflict {
+            path: path.into(),
+            first: first.into(),
+            second: origin.into(),
+        };
         if let Some((_, first)) = self.files.get(path) {
-            return Err(WheelError::Conflict { path: path.into(), first: first.clone(), second: origin.into() });
+            return Err(conflict(path, first));
+        }
+        // One path cannot be a file and also a folder holding another file.
+        for (at, _) in path.match_indices('/') {
+            if let Some((_, first)) = self.files.get(&path[..at]) {
+                return Err(conflict(&path[..at], first));
+            }
+        }
+        let folder = format!("{path}/");
+        if let Some((_, (_, first))) = self.files.range(folder.clone()..).next().filter(|(p, _)| p.starts_with(&folder))
+        {
+            return Err(conflict(path, first));
         }
         self.files.insert(path.to_string(), (bytes, origin.to_string()));
         Ok(())

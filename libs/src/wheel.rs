@@ -46,8 +46,10 @@ pub enum WheelError {
         /// What the zip reader said.
         source: std::io::Error,
     },
-    /// A member path is absolute or climbs out with `..`.
-    #[error("wheel {wheel} has an unsafe member path {entry:?} (absolute or with `..`); it is refused")]
+    /// A member path is absolute, climbs out with `..`, or is a name no file system takes.
+    #[error(
+        "wheel {wheel} has an unsafe member path {entry:?} (absolute, with `..`, or a name no file system takes); it is refused"
+    )]
     UnsafePath {
         /// The wheel.
         wheel: String,
@@ -118,6 +120,16 @@ pub enum WheelError {
         /// The wheel.
         wheel: String,
     },
+    /// A path given to the site-packages tree would not stay below its folder.
+    #[error(
+        "{origin}: {path:?} is not a plain relative path below site-packages (it is empty, absolute, has `.`, `..` or an empty segment, or a name longer than 255 bytes); it is refused"
+    )]
+    UnsafeSitePath {
+        /// The path.
+        path: String,
+        /// The input that gave it (a wheel, a folder, a native extension).
+        origin: String,
+    },
     /// Two inputs provide the same file.
     #[error("{path} is provided by both {first} and {second}; remove one of them")]
     Conflict {
@@ -166,6 +178,14 @@ pub fn normalize_name(name: &str) -> String {
     out
 }
 
+/// PEP 508: ASCII letters and digits, with `.`, `-` and `_` inside (so it normalises to a non-empty name).
+fn is_valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
 /// A native extension module is any `.so` file; the linker checks its Python tag.
 pub fn is_native_extension(path: &str) -> bool {
     path.ends_with(".so")
@@ -197,6 +217,9 @@ impl Wheel {
             if entry.is_dir() {
                 continue;
             }
+            if !is_safe_file_path(&name) {
+                return Err(WheelError::UnsafePath { wheel, entry: name });
+            }
             let mut data = Vec::with_capacity(entry.size().min(budget) as usize);
             (&mut entry).take(budget + 1).read_to_end(&mut data).map_err(|source| WheelError::BadMember {
                 wheel: wheel.clone(),
@@ -219,6 +242,10 @@ impl Wheel {
         if metadata.name.is_empty() || metadata.version.is_empty() {
             return Err(WheelError::BadMetadata { wheel, reason: "Name and Version are required".into() });
         }
+        if !is_valid_name(&metadata.name) {
+            let reason = format!("Name {:?} is not a valid distribution name (PEP 508)", metadata.name);
+            return Err(WheelError::BadMetadata { wheel, reason });
+        }
         verify_record(&wheel, &dist_info, &members)?;
 
         let data_dir = format!("{}.data/", dist_info.trim_end_matches(".dist-info"));
@@ -239,6 +266,12 @@ impl Wheel {
     pub fn native_extensions(&self) -> impl Iterator<Item = &WheelFile> {
         self.files.iter().filter(|file| is_native_extension(&file.path))
     }
+}
+
+/// A file's path that stays below the folder it is joined to and that file systems can create:
+/// safe, no empty segment, no name longer than 255 bytes.
+pub(crate) fn is_safe_file_path(name: &str) -> bool {
+    is_safe_path(name) && name.split('/').all(|part| !part.is_empty() && part.len() <= 255)
 }
 
 fn is_safe_path(name: &str) -> bool {
