@@ -220,7 +220,9 @@ impl Wheel {
             if !is_safe_file_path(&name) {
                 return Err(WheelError::UnsafePath { wheel, entry: name });
             }
-            let mut data = Vec::with_capacity(entry.size().min(budget) as usize);
+            // The declared size is the archive's word (a 1 KiB zip can declare 1 GiB per
+            // member): reserve at most 1 MiB on it; a larger file grows as it is read.
+            let mut data = Vec::with_capacity(entry.size().min(budget).min(1 << 20) as usize);
             (&mut entry).take(budget + 1).read_to_end(&mut data).map_err(|source| WheelError::BadMember {
                 wheel: wheel.clone(),
                 member: name.clone(),
