@@ -46,6 +46,17 @@ pub enum LinkError {
         /// What the parser found.
         source: wasmparser::BinaryReaderError,
     },
+    /// The bytes are WebAssembly, but not a wasm32 core module the linker takes (a component,
+    /// another architecture, an unknown `dylink.0` subsection).
+    #[error(
+        "native extension {path} is not a wasm32 shared library the linker takes ({reason}); build it for wasm32-wasi and link it with `--shared --experimental-pic`"
+    )]
+    Unsupported {
+        /// The extension's guest path.
+        path: String,
+        /// What was found.
+        reason: String,
+    },
     /// The module is not a shared library (no `dylink.0` section).
     #[error(
         "native extension {path} has no `dylink.0` section: it is not a shared library; link it with `--shared --experimental-pic`"
@@ -169,10 +180,10 @@ pub fn check_extension(extension: &NativeExtension) -> Result<(), LinkError> {
         match payload {
             // A component's nested modules may carry `dylink.0` too: refuse it here, by name.
             Ok(wasmparser::Payload::Version { encoding: wasmparser::Encoding::Component, .. }) => {
-                return Err(LinkError::NotWasm { path: path.clone(), reason: "it is a component".into() });
+                return Err(LinkError::Unsupported { path: path.clone(), reason: "it is a component".into() });
             }
             Ok(wasmparser::Payload::CustomSection(section)) if section.name() == "dylink.0" => {
-                check_dylink(&section).map_err(|reason| LinkError::NotWasm { path: path.clone(), reason })?;
+                check_dylink(path, &section)?;
                 has_dylink = true;
             }
             Ok(_) => {}
@@ -183,17 +194,18 @@ pub fn check_extension(extension: &NativeExtension) -> Result<(), LinkError> {
 }
 
 /// Reads a `dylink.0` section as the linker will, refusing what it would refuse.
-fn check_dylink(section: &wasmparser::CustomSectionReader<'_>) -> Result<(), String> {
+fn check_dylink(path: &str, section: &wasmparser::CustomSectionReader<'_>) -> Result<(), LinkError> {
+    let unsupported = |reason: String| LinkError::Unsupported { path: path.into(), reason };
     let wasmparser::KnownCustom::Dylink0(reader) = section.as_known() else {
-        return Err("its dylink.0 section cannot be read".into());
+        return Err(unsupported("its dylink.0 section cannot be read".into()));
     };
     for subsection in reader {
-        match subsection.map_err(|error| format!("malformed dylink.0 section: {}", error.message()))? {
+        match subsection.map_err(|source| LinkError::NotWasm { path: path.into(), source })? {
             wasmparser::Dylink0Subsection::TargetArch(arch) if arch != "wasm32" => {
-                return Err(format!("dylink.0 says it is built for {arch}, not wasm32"));
+                return Err(unsupported(format!("dylink.0 says it is built for {arch}")));
             }
             wasmparser::Dylink0Subsection::Unknown { ty, .. } => {
-                return Err(format!("dylink.0 has a subsection of unknown type {ty}"));
+                return Err(unsupported(format!("dylink.0 has a subsection of unknown type {ty}")));
             }
             _ => {}
         }
