@@ -175,9 +175,10 @@ impl std::error::Error for GuestTrap {}
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Failure {
-    /// The code raised an exception; the sandbox stays usable.
+    /// The code raised an exception; the sandbox stays usable. (Boxed: it is the largest
+    /// failure, and every `execute` result would otherwise carry its size.)
     #[error("{0}")]
-    Python(PythonException),
+    Python(Box<PythonException>),
     /// The wall-clock limit was reached; the sandbox is stopped.
     #[error("execution timed out after {0:?} (raise it with SandboxBuilder::timeout or --timeout)")]
     Timeout(Duration),

@@ -274,9 +274,11 @@ impl Sandbox {
         let output = Output { stdout, stderr, duration: started.elapsed(), truncated: stdout_cut || stderr_cut };
         let failure = match result {
             Ok(Ok(())) => return Ok(output),
-            Ok(Err(exception)) => {
-                Failure::Python(PythonException::new(exception.type_name, exception.message, exception.traceback))
-            }
+            Ok(Err(exception)) => Failure::Python(Box::new(PythonException::new(
+                exception.type_name,
+                exception.message,
+                exception.traceback,
+            ))),
             Err(error) => self.classify_trap(error),
         };
         if failure.stops_sandbox() {

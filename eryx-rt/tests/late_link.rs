@@ -59,7 +59,7 @@ fn loose_native_extension_and_order_independent_cache() {
         .build()
         .unwrap();
     let _ = a;
-    assert_eq!(b.loaded_from(), eryx_rt::LoadedFrom::Memory);
+    assert_eq!(b.loaded_from(), LoadedFrom::Memory);
 }
 
 /// What eryx-build writes for a crate listing `wheel`: the same site-packages assembly, the same
