@@ -54,6 +54,9 @@
 //! ```
 //!
 //! * `engine`: wasmtime engines (plain, fuel-metering) and the epoch ticker.
+//! * `entry_check`: checking a cache file by its recorded identity, hashing it only when that changed.
+//! * `bytecode`: bytecode packs of the Python trees, so imports compile nothing (made by a
+//!   trusted guest through `preinit`'s engine; sits beside `preinit` in the layers).
 //! * `files`: the cache folder, atomic writes and folder installs.
 //! * `output`: [`Output`] and the captured stdout/stderr streams.
 //! * `error`: [`BuildError`], [`ExecuteError`], [`Failure`].
@@ -72,10 +75,12 @@ mod bindings {
 }
 
 mod base;
+mod bytecode;
 mod clocks;
 mod component;
 mod embedded;
 mod engine;
+mod entry_check;
 mod error;
 mod files;
 mod host;

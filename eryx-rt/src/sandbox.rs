@@ -58,6 +58,8 @@ pub struct SandboxBuilder {
     inputs: Vec<Input>,
     /// Modules imported before the snapshot is taken (`None`: no snapshot, see [`crate::preinit`]).
     preinit_imports: Option<Vec<String>>,
+    /// Whether the wheels' top-level modules join the snapshot's imports ([`Self::preinit_wheels`]).
+    preinit_wheels: bool,
     embedded: Option<&'static Embedded>,
 }
 
@@ -72,6 +74,7 @@ impl Runtime {
             output_limit: DEFAULT_OUTPUT_LIMIT,
             inputs: Vec::new(),
             preinit_imports: self.preinit_by_default().then(Vec::new),
+            preinit_wheels: false,
             embedded: None,
         }
     }
@@ -150,6 +153,21 @@ impl SandboxBuilder {
         self
     }
 
+    /// Imports the top-level packages of the added wheels before the snapshot is taken, so that
+    /// `import numpy` in a sandbox finds it in `sys.modules` (a dictionary lookup instead of a
+    /// second of imports). The packages come from each wheel's `top_level.txt`, else from its
+    /// file list. Off by default: importing runs the packages' module-level code once, at
+    /// snapshot time, and every sandbox then shares its results (see the README, "Pre-initialised
+    /// imports of wheels", for what that means for random seeds, clocks and secrets). Turns
+    /// snapshots on if they were off; a package that fails to import makes `build` fail.
+    pub fn preinit_wheels(mut self, enabled: bool) -> Self {
+        self.preinit_wheels = enabled;
+        if enabled && self.preinit_imports.is_none() {
+            self.preinit_imports = Some(Vec::new());
+        }
+        self
+    }
+
     /// Whether sandboxes start from a pre-initialised snapshot (Python already started): the
     /// runtime's default, which is on unless `ERYX_NO_PREINIT=1` is set. Off, every sandbox
     /// starts Python on its first `execute` (about half a second).
@@ -182,10 +200,17 @@ impl SandboxBuilder {
             (None, false) => self.runtime.prepare(&self.inputs)?,
         };
         // An embedded crate's `preinit` list applies unless this builder chose its own imports.
-        let imports = self
-            .preinit_imports
-            .as_ref()
-            .map(|own| if own.is_empty() { source.default_preinit_imports() } else { own.clone() });
+        let imports = self.preinit_imports.as_ref().map(|own| {
+            let mut imports = if own.is_empty() { source.default_preinit_imports() } else { own.clone() };
+            if self.preinit_wheels {
+                for module in source.wheel_modules() {
+                    if !imports.contains(module) {
+                        imports.push(module.clone());
+                    }
+                }
+            }
+            imports
+        });
         let metering = if self.fuel.is_some() { Metering::Fuel } else { Metering::Off };
         let ready = self.runtime.load(&source, imports.as_deref(), metering)?;
         self.instantiate(ready)

@@ -40,6 +40,11 @@ struct Args {
     /// nothing at run time); repeatable. The snapshot is made once per machine and list.
     #[arg(long = "preinit", value_name = "MODULE")]
     preinit: Vec<String>,
+    /// Import the top-level packages of the `--wheel`s before the start-up snapshot is taken,
+    /// so that importing them costs nothing at run time (their import-time state, such as
+    /// random seeds, is then shared by every run; see the README).
+    #[arg(long = "preinit-wheels")]
+    preinit_wheels: bool,
 }
 
 fn main() -> ExitCode {
@@ -81,6 +86,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if !args.preinit.is_empty() {
         builder = builder.with_preinit_imports(args.preinit.iter().cloned());
+    }
+    if args.preinit_wheels {
+        builder = builder.preinit_wheels(true);
     }
 
     let progress = indicatif::ProgressBar::new_spinner()
