@@ -65,8 +65,10 @@ fn preinit_wheels_imports_the_wheels_top_level_packages_before_the_snapshot() {
             ("_warm_private.py", b"raise RuntimeError('private modules are not imported ahead')\n"),
         ],
     );
-    let probe = "import sys\nprint(sorted(m for m in ('warm_probe', 'warm_single', '_warm_private') if m in sys.modules))";
-    let mut warm = Sandbox::builder().with_wheel_bytes("warm-probe", wheel.clone()).preinit_wheels(true).build().unwrap();
+    let probe =
+        "import sys\nprint(sorted(m for m in ('warm_probe', 'warm_single', '_warm_private') if m in sys.modules))";
+    let mut warm =
+        Sandbox::builder().with_wheel_bytes("warm-probe", wheel.clone()).preinit_wheels(true).build().unwrap();
     assert_eq!(warm.execute(probe).unwrap().stdout, "['warm_probe', 'warm_single']\n");
     let mut plain = Sandbox::builder().with_wheel_bytes("warm-probe", wheel).build().unwrap();
     assert_eq!(plain.execute(probe).unwrap().stdout, "[]\n");
