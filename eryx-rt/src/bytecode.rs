@@ -213,7 +213,7 @@ mod tests {
         let folder = crate::files::CacheFolder::new(crate::files::default_cache_dir());
         let stdlib = crate::stdlib::install(&folder.root().unwrap()).unwrap();
         let stdlib = stdlib.as_path();
-        let engine = crate::engine::new_engine(crate::engine::Metering::Off).unwrap();
+        let engine = crate::engine::new_engine(crate::engine::Metering::Off, Default::default()).unwrap();
         let preinitializer = Preinitializer::new(engine);
         let ensure_pack = |tree| ensure_pack(&preinitializer, tree);
         let site = tree_with_modules();
