@@ -237,7 +237,7 @@ def markdown(doc, png_rel):
     w("The parts, from the repository root:")
     w("")
     w("```sh")
-    w("cargo build --release -p eryx-rt --features cli")
+    w("cargo build --release -p eryx-cli")
     w("(cd bench/pyodide && npm ci)")
     w("libs/sdist-wheel/build.sh markupsafe-sdist bench/.work/wheels")
     w("cp "$(libs/pinned.sh path jinja2)" bench/.work/wheels/")

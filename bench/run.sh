@@ -49,7 +49,7 @@ fi
 LOAD_START=$(cut -d ' ' -f 1 /proc/loadavg 2>/dev/null || true)
 
 say "build eryx"
-cargo build --release -p eryx-rt --features cli
+cargo build --release -p eryx-cli
 ERYX="${CARGO_TARGET_DIR:-target}/release/eryx"
 
 say "install Pyodide (npm ci)"

@@ -14,12 +14,10 @@ pub(crate) const MARKUPSAFE_SHA256: &str = "2e9ad7dd851bf45fab9f75cbff4cb493fee9
 const PINNED_WHEELS: &[(&str, &str)] =
     &[("jinja2==3.1.6", "85ece4451f492d0c13c5dd7c13a64681a86afae63a5f347908daf103ce6d2f67")];
 
+/// The workspace root (the folder of `Cargo.lock`), from any of its crates.
 pub(crate) fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-pub(crate) fn eryx_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_eryx")
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.ancestors().find(|dir| dir.join("Cargo.lock").is_file()).expect("inside the workspace").to_path_buf()
 }
 
 /// A committed test-extension wheel (built by tests/extensions/build.sh).
