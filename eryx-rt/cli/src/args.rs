@@ -93,6 +93,7 @@ impl RunArgs {
 
     /// `sys.argv` as python sets it for this invocation (`argv[0]` of `-m` is replaced by the
     /// module's file inside the guest, as runpy does).
+    #[allow(dead_code)] // until the guest takes `sys.argv` per run
     pub fn argv(&self) -> Vec<String> {
         let rest = self.args.iter().map(|arg| arg.to_string_lossy().into_owned());
         match (&self.code, &self.module, self.args.is_empty()) {
@@ -108,7 +109,8 @@ impl RunArgs {
 /// program. Options of eryx that take a value are read from clap's own description, so new
 /// options need no change here.
 fn split_program_arguments(mut args: Vec<OsString>) -> Vec<OsString> {
-    let command = Cli::command();
+    let mut command = Cli::command();
+    command.build();
     let takes_value = |arg: &clap::Arg| arg.get_num_args().is_some_and(|n| n.takes_values());
     let long_with_value: Vec<String> = command
         .get_arguments()
@@ -156,7 +158,8 @@ mod tests {
     }
 
     fn parse(args: &[&str]) -> Cli {
-        let args = split_program_arguments(std::iter::once("eryx").chain(args.iter().copied()).map(Into::into).collect());
+        let args =
+            split_program_arguments(std::iter::once("eryx").chain(args.iter().copied()).map(Into::into).collect());
         Cli::from_arg_matches(&Cli::command().try_get_matches_from(args).unwrap()).unwrap()
     }
 

@@ -16,7 +16,7 @@ mod version;
 
 use std::process::ExitCode;
 
-use args::{Cli, Command};
+use args::Cli;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
