@@ -26,36 +26,36 @@ use crate::status;
     after_help = status::HELP,
     args_conflicts_with_subcommands = true
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 /// The subcommands; each lives in a module of its own.
 #[derive(Subcommand, Debug)]
-pub enum Command {}
+pub(crate) enum Command {}
 
 /// Running a program (the default when no subcommand is given).
 #[derive(clap::Args, Debug)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Runs CODE (`sys.argv[0]` is `-c`); what follows goes to `sys.argv`.
     #[arg(short = 'c', value_name = "CODE", conflicts_with = "module")]
-    pub code: Option<String>,
+    pub(crate) code: Option<String>,
     /// Runs a module as a script, like `python -m` (a package runs its `__main__`).
     #[arg(short = 'm', value_name = "MODULE")]
-    pub module: Option<String>,
+    pub(crate) module: Option<String>,
     #[command(flatten)]
-    pub sandbox: SandboxArgs,
+    pub(crate) sandbox: SandboxArgs,
     /// The program file (`-`: read it from stdin) and its arguments, or with -c/-m only arguments.
     #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<OsString>,
+    pub(crate) args: Vec<OsString>,
 }
 
 /// Where the program comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Program {
+pub(crate) enum Program {
     /// `-c CODE`.
     Code(String),
     /// `-m MODULE`.
@@ -68,7 +68,7 @@ pub enum Program {
 
 impl Cli {
     /// Parses `std::env::args_os()` with python's rule that the program's arguments are its own.
-    pub fn parse_python_style() -> Self {
+    pub(crate) fn parse_python_style() -> Self {
         let args = split_program_arguments(std::env::args_os().collect());
         let matches = Self::command().get_matches_from(args);
         Self::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
@@ -77,7 +77,7 @@ impl Cli {
 
 impl RunArgs {
     /// The program, or `None` when there is none (then stdin decides: REPL or program).
-    pub fn program(&self) -> Option<Program> {
+    pub(crate) fn program(&self) -> Option<Program> {
         if let Some(code) = &self.code {
             return Some(Program::Code(code.clone()));
         }
@@ -94,7 +94,7 @@ impl RunArgs {
     /// `sys.argv` as python sets it for this invocation (`argv[0]` of `-m` is replaced by the
     /// module's file inside the guest, as runpy does).
     #[allow(dead_code)] // until the guest takes `sys.argv` per run
-    pub fn argv(&self) -> Vec<String> {
+    pub(crate) fn argv(&self) -> Vec<String> {
         let rest = self.args.iter().map(|arg| arg.to_string_lossy().into_owned());
         match (&self.code, &self.module, self.args.is_empty()) {
             (Some(_), _, _) => std::iter::once("-c".to_string()).chain(rest).collect(),

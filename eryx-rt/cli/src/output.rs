@@ -3,7 +3,7 @@
 use std::io::Write;
 
 /// Writes one execution's captured output; stdout first, as the guest flushed it at the end.
-pub fn write(output: &eryx_rt::Output) {
+pub(crate) fn write(output: &eryx_rt::Output) {
     // The host's stdout may be a closed pipe (`eryx ... | head`): that is not an error here.
     let _ = std::io::stdout().write_all(output.stdout.as_bytes());
     let _ = std::io::stdout().flush();

@@ -9,7 +9,7 @@ use crate::args::{Program, RunArgs};
 use crate::{output, status};
 
 /// Runs the program the arguments name.
-pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let code = match args.program() {
         Some(Program::Code(code)) => code,
         Some(Program::File(file)) => {
@@ -24,7 +24,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Prints an execution's output and failure; returns the exit status.
-pub fn report(outcome: Result<eryx_rt::Output, eryx_rt::ExecuteError>) -> u8 {
+pub(crate) fn report(outcome: Result<eryx_rt::Output, eryx_rt::ExecuteError>) -> u8 {
     match outcome {
         Ok(output) => {
             output::write(&output);

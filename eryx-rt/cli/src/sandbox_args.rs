@@ -9,36 +9,31 @@ use eryx_rt::{Sandbox, SandboxBuilder};
 
 /// Limits and packages of the sandbox.
 #[derive(clap::Args, Debug, Clone)]
-pub struct SandboxArgs {
+pub(crate) struct SandboxArgs {
     /// Wall-clock limit in seconds, per program (per statement in the REPL).
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    pub timeout: f64,
+    pub(crate) timeout: f64,
     /// Memory limit in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
-    pub memory: usize,
+    pub(crate) memory: usize,
     /// Fuel budget (roughly, wasm instructions); unlimited when absent.
     #[arg(long)]
-    pub fuel: Option<u64>,
+    pub(crate) fuel: Option<u64>,
     /// A wheel to install in the sandbox (its native extensions are linked in); repeatable.
     #[arg(long = "wheel", value_name = "PATH")]
-    pub wheels: Vec<PathBuf>,
+    pub(crate) wheels: Vec<PathBuf>,
     /// An installed site-packages folder to add (its `.so` files are linked in); repeatable.
     #[arg(long = "site-packages", value_name = "DIR")]
-    pub site_packages: Vec<PathBuf>,
+    pub(crate) site_packages: Vec<PathBuf>,
     /// A module to import before the start-up snapshot is taken (then importing it costs
     /// nothing at run time); repeatable. The snapshot is made once per machine and list.
     #[arg(long = "preinit", value_name = "MODULE")]
-    pub preinit: Vec<String>,
-    /// Import the top-level packages of the `--wheel`s before the start-up snapshot is taken,
-    /// so that importing them costs nothing at run time (their import-time state, such as
-    /// random seeds, is then shared by every run; see the README).
-    #[arg(long = "preinit-wheels")]
-    pub preinit_wheels: bool,
+    pub(crate) preinit: Vec<String>,
 }
 
 impl SandboxArgs {
     /// The builder these flags describe; a bad value is an error naming the flag.
-    pub fn builder(&self) -> anyhow::Result<SandboxBuilder> {
+    pub(crate) fn builder(&self) -> anyhow::Result<SandboxBuilder> {
         anyhow::ensure!(
             self.timeout > 0.0 && self.timeout.is_finite(),
             "--timeout must be a positive number of seconds"
@@ -65,7 +60,7 @@ impl SandboxArgs {
     }
 
     /// Creates the sandbox, with a spinner while a new set of extensions is linked and compiled.
-    pub fn build(&self) -> anyhow::Result<Sandbox> {
+    pub(crate) fn build(&self) -> anyhow::Result<Sandbox> {
         let builder = self.builder()?;
         let progress = indicatif::ProgressBar::new_spinner()
             .with_message("preparing the sandbox (a new set of extensions is linked and compiled once)");

@@ -5,16 +5,16 @@
 //! Python never returns by itself.
 
 /// The program ran to its end (or called `sys.exit(0)`).
-pub const SUCCESS: u8 = 0;
+pub(crate) const SUCCESS: u8 = 0;
 /// An exception escaped the program (its traceback is on stderr), as in Python.
-pub const EXCEPTION: u8 = 1;
+pub(crate) const EXCEPTION: u8 = 1;
 /// A limit was hit (time, memory, fuel) or the guest trapped.
-pub const LIMIT: u8 = 2;
+pub(crate) const LIMIT: u8 = 2;
 /// The sandbox could not be created, or an input of eryx itself was wrong.
-pub const SETUP_FAILED: u8 = 3;
+pub(crate) const SETUP_FAILED: u8 = 3;
 
 /// The text `--help` shows after the options.
-pub const HELP: &str = "\
+pub(crate) const HELP: &str = "\
 Exit status:
   0    the program ran to its end
   1    an exception escaped the program (traceback on stderr)

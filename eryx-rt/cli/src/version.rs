@@ -4,4 +4,4 @@
 //! against the guest's `sys.version_info` and the workspace's `Cargo.lock`.
 
 /// `eryx --version`'s text (after the command name).
-pub const TEXT: &str = concat!(env!("CARGO_PKG_VERSION"), " (Python ", "3.14.0", ", wasmtime ", "48.0.8", ")");
+pub(crate) const TEXT: &str = concat!(env!("CARGO_PKG_VERSION"), " (Python ", "3.14.0", ", wasmtime ", "48.0.8", ")");
