@@ -29,6 +29,11 @@ pub(crate) struct SandboxArgs {
     /// nothing at run time); repeatable. The snapshot is made once per machine and list.
     #[arg(long = "preinit", value_name = "MODULE")]
     pub(crate) preinit: Vec<String>,
+    /// Import the top-level packages of the `--wheel`s before the start-up snapshot is taken,
+    /// so that importing them costs nothing at run time (their import-time state, such as
+    /// random seeds, is then shared by every run; see the README).
+    #[arg(long = "preinit-wheels")]
+    pub(crate) preinit_wheels: bool,
 }
 
 impl SandboxArgs {
