@@ -103,13 +103,15 @@ def main():
             "skipped": measured.get("skipped", {}),
         },
         "pyodide": pyodide,
+        "host": measured.get("host"),
         "notes": notes,
         "commands": {
             "all": "bench/run.sh",
             "rounds": "BENCH_ROUNDS=9 bench/run.sh",
             "eryx start-up": "target/release/eryx -c 'print(1+1)'",
             "measure": "python3 bench/measure.py --eryx target/release/eryx --pyodide --rounds 7 "
-            "--wheel MARKUPSAFE.whl --wheel JINJA2.whl "
+            "--wheel MARKUPSAFE.whl --wheel JINJA2.whl --host-python python3 "
+            "--numpy-wheel NUMPY.whl --host-numpy-python bench/.venv/bin/python "
             + (f"--variant preinit --variant no-preinit:{args.preinit_var}=1" if args.preinit == "yes" else "--variant no-preinit"),
             "pyodide alone": "node bench/pyodide/bench.mjs --rounds 7 --wheel MARKUPSAFE.whl --wheel JINJA2.whl",
             "report": "bench/.venv/bin/python bench/report.py",

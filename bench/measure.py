@@ -2,7 +2,8 @@
 """Side-by-side measurements: eryx and Pyodide run the programs of programs.json.
 
     measure.py --eryx PATH [--pyodide] [--rounds N] [--programs a,b] [--wheel PATH]...
-               [--variant NAME[:VAR=VALUE,...]]... [--out FILE]
+               [--variant NAME[:VAR=VALUE,...]]... [--host-python PATH] [--numpy-wheel PATH]
+               [--host-numpy-python PATH] [--out FILE]
 
 Every measurement is a fresh process: `eryx -c CODE` (plus `--wheel` for the programs that
 need wheels), and with --pyodide `node bench/pyodide/bench.mjs --child PROGRAM` (a fresh
@@ -12,6 +13,9 @@ Node process that calls loadPyodide() and runs the same code). Per program, runt
     cpu_ms:   the process's CPU time (user + system, all threads) until exit,
     inner_ms: the Python-side time of the program's timed part (time.perf_counter()),
 and for Pyodide load_ms, when loadPyodide() resolved counted from the child's process start.
+Programs marked "host" also run on the host's native CPython (--host-python, `python3 -c CODE`),
+for ratios to native speed. Programs marked "numpy" run on eryx with --numpy-wheel and on the
+host with --host-numpy-python (a python3 that has numpy); Pyodide cannot load numpy offline.
 An eryx variant is a set of extra environment variables (e.g. `no-preinit:ERYX_NO_PREINIT=1`);
 by default one variant, `default`, with none. Every program runs once per runtime unrecorded
 first (warm compiled-code and late-linking caches, warm OS file cache). Each round runs every
@@ -45,16 +49,32 @@ def is_result(name, line):
     return line.startswith("RESULT ")
 
 
-def argv_for(runtime, name, wheels, eryx, node):
-    needs_wheels = PROGRAMS[name].get("wheels")
+def argv_for(runtime, name, wheels, eryx, node, hosts=None, numpy_wheel=None):
+    program = PROGRAMS[name]
+    needs_wheels = program.get("wheels")
     if runtime == "pyodide":
         argv = [node, str(PYODIDE_SCRIPT), "--child", name]
+    elif runtime == "host":
+        python = hosts["numpy" if program.get("numpy") else "plain"]
+        return [python, "-c", "print(1+1)" if name == "startup" else code_of(name)]
     else:
-        argv = [eryx, "-c", code_of(name)]
+        argv = [eryx, *program.get("eryx_args", []), "-c", code_of(name)]
+        if program.get("numpy"):
+            argv += ["--wheel", str(Path(numpy_wheel).resolve())]
     if needs_wheels:
         for wheel in wheels:
             argv += ["--wheel", str(Path(wheel).resolve())]
     return argv
+
+
+def runs_on(runtime, name, hosts, numpy_wheel):
+    """Whether `runtime` runs program `name` in this measurement."""
+    program = PROGRAMS[name]
+    if runtime == "host":
+        return bool(program.get("host")) and hosts.get("numpy" if program.get("numpy") else "plain") is not None
+    if runtime == "pyodide":
+        return not program.get("numpy")
+    return not program.get("numpy") or numpy_wheel is not None
 
 
 def run_once(argv, label, name, env, cwd=None):
@@ -106,6 +126,8 @@ def summarise(names, samples):
     programs = {}
     for n in names:
         s = samples[n]
+        if not s:
+            continue
         entry = {"title": PROGRAMS[n]["title"]}
         for key in ("first_ms", "exit_ms", "cpu_ms", "inner_ms", "load_ms", "wheels_ms"):
             if key in s[0]:
@@ -133,6 +155,9 @@ def main():
     ap.add_argument("--programs", default=None, help="comma-separated; default: all in programs.json")
     ap.add_argument("--wheel", action="append", default=[], help="a wheel for the programs that need wheels")
     ap.add_argument("--variant", action="append", default=[], help="NAME[:VAR=VALUE,...]; repeatable")
+    ap.add_argument("--host-python", default=None, help="the host's python3, for programs marked host")
+    ap.add_argument("--host-numpy-python", default=None, help="a host python3 with numpy, for numpy programs")
+    ap.add_argument("--numpy-wheel", default=None, help="the numpy wasm32-wasi wheel, for numpy programs")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if args.rounds < 1:
@@ -145,21 +170,39 @@ def main():
             if PROGRAMS[n].get("wheels"):
                 skipped[n] = "no --wheel given"
         names = [n for n in names if not PROGRAMS[n].get("wheels")]
+    if not args.numpy_wheel:
+        for n in names:
+            if PROGRAMS[n].get("numpy"):
+                skipped[n] = "no --numpy-wheel given"
+        names = [n for n in names if not PROGRAMS[n].get("numpy")]
+    hosts = {"plain": args.host_python, "numpy": args.host_numpy_python}
     variants = [parse_variant(v) for v in args.variant] or [("default", {})]
 
     # runtime id -> (label, env, cwd)
     runtimes = {f"eryx:{v}": (f"eryx[{v}]", {**os.environ, **extra}, None) for v, extra in variants}
     if args.pyodide:
         runtimes["pyodide"] = ("pyodide", dict(os.environ), str(PYODIDE_SCRIPT.parent))
+    if args.host_python or args.host_numpy_python:
+        runtimes["host"] = ("host", dict(os.environ), None)
     samples = {rt: {n: [] for n in names} for rt in runtimes}
+
+    def argv(rt, n):
+        runtime = rt if rt in ("pyodide", "host") else "eryx"
+        return argv_for(runtime, n, args.wheel, args.eryx, args.node, hosts, args.numpy_wheel)
+
+    def active(rt, n):
+        return runs_on(rt if rt in ("pyodide", "host") else "eryx", n, hosts, args.numpy_wheel)
 
     for rt, (label, env, cwd) in runtimes.items():
         for n in names:  # warm-up, not recorded
-            run_once(argv_for(rt, n, args.wheel, args.eryx, args.node), label, n, env, cwd)
+            if active(rt, n):
+                run_once(argv(rt, n), label, n, env, cwd)
     for r in range(args.rounds):
         for n in names:
             for rt, (label, env, cwd) in runtimes.items():
-                s = run_once(argv_for(rt, n, args.wheel, args.eryx, args.node), label, n, env, cwd)
+                if not active(rt, n):
+                    continue
+                s = run_once(argv(rt, n), label, n, env, cwd)
                 samples[rt][n].append(s)
                 print(f"{label} {n} round {r + 1}/{args.rounds}: {s['first_ms']:.1f} ms", file=sys.stderr)
 
@@ -176,6 +219,15 @@ def main():
             "node_version": node_version,
             "programs": summarise(names, samples["pyodide"]),
         }
+    if "host" in runtimes:
+        versions = {}
+        for kind, python in hosts.items():
+            if python:
+                versions[kind] = subprocess.run(
+                    [python, "-c", "import sys, importlib.util as u; print(sys.version.split()[0], "
+                     "__import__('numpy').__version__ if u.find_spec('numpy') else '')"],
+                    capture_output=True, text=True).stdout.strip()
+        out["host"] = {"pythons": versions, "programs": summarise(names, samples["host"])}
     text = json.dumps(out, indent=2) + "\n"
     if args.out:
         Path(args.out).write_text(text)

@@ -21,6 +21,15 @@ VARIANT_LABELS = {
 }
 VARIANT_ORDER = ["preinit", "no-preinit", "default"]
 
+# Programs that also ran on the host's native CPython: (program, row label).
+HOST_ROWS = [
+    ("compute", "`sum(i*i for i in range(10**6))`"),
+    ("richards", "task scheduler (Richards-style), 50,000 steps"),
+    ("nbody", "n-body, 5 bodies, 5,000 steps"),
+    ("json_roundtrip", "JSON round trip, 3,000 records × 3"),
+    ("regex", "regular expressions over 5,000 log lines"),
+]
+
 # (program, metric key, row label)
 ROWS = [
     ("startup", "first_ms", "start-up: process start → first result (`1+1`)"),
@@ -63,6 +72,8 @@ def columns(doc):
 def value(doc, runtime, program, metric):
     if runtime == "pyodide":
         entry = doc["pyodide"]["programs"].get(program)
+    elif runtime == "host":
+        entry = doc.get("host", {}).get("programs", {}).get(program)
     else:
         variant = doc["eryx"]["variants"].get(runtime)
         entry = variant["programs"].get(program) if variant else None
@@ -137,6 +148,7 @@ def markdown(doc, png_rel):
     w("")
     w("A ratio above 1× means eryx is that many times faster; below 1×, slower. n/a: not measured (see below).")
     w("")
+    w_host_tables(doc, cols, w)
     w(f"![start-up figures]({png_rel})")
     w("")
     w("## What is measured")
@@ -201,6 +213,10 @@ def markdown(doc, png_rel):
             f"Pyodide {'yes' if speed else 'no'}."
         )
     w("")
+    analysis = HERE / "ANALYSIS.md"
+    if analysis.exists():
+        w(analysis.read_text().rstrip())
+        w("")
     w("## What could not be measured offline")
     w("")
     for note in doc.get("notes", []):
@@ -221,7 +237,7 @@ def markdown(doc, png_rel):
     w("The parts, from the repository root:")
     w("")
     w("```sh")
-    w("cargo build --release -p eryx-rt --features cli")
+    w("cargo build --release -p eryx-cli")
     w("(cd bench/pyodide && npm ci)")
     w("libs/sdist-wheel/build.sh markupsafe-sdist bench/.work/wheels")
     w("cp "$(libs/pinned.sh path jinja2)" bench/.work/wheels/")
@@ -251,6 +267,58 @@ def markdown(doc, png_rel):
     )
     w("")
     return "\n".join(out)
+
+
+def w_host_tables(doc, cols, w):
+    """Pure-Python programs on eryx, Pyodide and the host's native CPython; numpy rows."""
+    host = doc.get("host")
+    if not host:
+        return
+    ev = cols[0] if cols[0] in doc["eryx"]["variants"] else cols[-1]
+    label = VARIANT_LABELS.get(ev, ev)
+    pythons = host.get("pythons", {})
+    w("### Pure Python: eryx, Pyodide and native CPython")
+    w("")
+    w(
+        f"In-interpreter time of the timed part (medians, fresh process each), on {label}, Pyodide and the "
+        f"host's own CPython {pythons.get('plain', '').split(' ')[0] or '?'} (native, not sandboxed). "
+        "The ratios divide by native time: how many times slower than native each sandbox is."
+    )
+    w("")
+    w(f"| program | {label} | Pyodide | native CPython | {label} ÷ native | Pyodide ÷ native | Pyodide ÷ eryx |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
+
+    def ratio(a, b):
+        return "n/a" if a is None or b is None or b <= 0 else f"{a / b:.2f}×"
+
+    for program, title in HOST_ROWS:
+        e, p, h = (value(doc, r, program, "inner_ms") for r in (ev, "pyodide", "host"))
+        if e is None and p is None:
+            continue
+        w(f"| {title} | {fmt_ms(e)} | {fmt_ms(p)} | {fmt_ms(h)} | {ratio(e, h)} | {ratio(p, h)} | {ratio(p, e)} |")
+    w("")
+    rows = [
+        ("numpy_import", "first_ms", "`import numpy`, process start → result, wheel imported before the snapshot (`--preinit-wheels`)"),
+        ("numpy_import", "inner_ms", "`import numpy`, in-interpreter, `--preinit-wheels`"),
+        ("numpy_import_plain", "first_ms", "`import numpy`, process start → result, imported at run time (from bytecode)"),
+        ("numpy_import_plain", "inner_ms", "`import numpy`, in-interpreter, imported at run time"),
+        ("numpy_dot", "inner_ms", "`np.dot` of 200×200 float64, median of 21"),
+    ]
+    present = [r for r in rows if value(doc, ev, r[0], r[1]) is not None]
+    if not present:
+        return
+    w("### numpy (wasm32-wasi wheel built from its sdist, late-linked)")
+    w("")
+    w(f"Warm caches. Native: the host's python3 with numpy {pythons.get('numpy', '? ?').split(' ')[-1]} (one OpenBLAS thread). "
+      "Pyodide cannot load numpy offline (its packages come from a CDN).")
+    w("")
+    w(f"| figure | {label} | native CPython + numpy | {label} ÷ native |")
+    w("|---|---:|---:|---:|")
+    for program, metric, title in present:
+        e = value(doc, ev, program, metric)
+        h = value(doc, "host", program, metric) if program == "numpy_dot" else None
+        w(f"| {title} | {fmt_ms(e)} | {fmt_ms(h)} | {ratio(e, h)} |")
+    w("")
 
 
 def plot(doc, path):

@@ -9,6 +9,8 @@
 #
 # Writes bench/results/latest.json, BENCHMARKS.md and bench/startup.png.
 # Needs: cargo (the workspace's toolchain), node >= 18 with npm, python3 with venv and pip.
+# Pure-Python rows also run on the host's python3 (ratios to native CPython); the numpy rows need
+# the numpy wasm32-wasi wheel (libs/sdist-wheel/numpy/build.sh, cached) and numpy in bench/.venv.
 # The MarkupSafe + Jinja2 row needs the MarkupSafe wasm32-wasi wheel (built from its sdist by
 # libs/sdist-wheel/build.sh, cached) and the Jinja2 wheel from PyPI (both pinned in
 # libs/pins.txt); without them it is skipped.
@@ -26,12 +28,16 @@ mkdir -p "$WORK/wheels" bench/results
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
-report() {
-    say "report (matplotlib in bench/.venv)"
+venv() {
     if [ ! -x bench/.venv/bin/python ]; then
         python3 -m venv bench/.venv
     fi
     bench/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+}
+
+report() {
+    say "report (matplotlib in bench/.venv)"
+    venv
     bench/.venv/bin/python bench/report.py
 }
 
@@ -43,7 +49,7 @@ fi
 LOAD_START=$(cut -d ' ' -f 1 /proc/loadavg 2>/dev/null || true)
 
 say "build eryx"
-cargo build --release -p eryx-rt --features cli
+cargo build --release -p eryx-cli
 ERYX="${CARGO_TARGET_DIR:-target}/release/eryx"
 
 say "install Pyodide (npm ci)"
@@ -64,6 +70,19 @@ else
     WHEELS_NOTE="The MarkupSafe wasm32-wasi wheel could not be built, so the MarkupSafe + Jinja2 row was not measured."
 fi
 [ -z "$WHEELS_NOTE" ] || echo "warning: $WHEELS_NOTE" >&2
+
+say "numpy: the wasm32-wasi wheel (cached build; minutes when cold) and the host's numpy (bench/.venv)"
+venv
+NUMPY_ARGS=(--host-python python3)
+# BENCH_NUMPY_WHEEL=PATH uses a wheel built before (the build's cache key follows its scripts).
+if NUMPY_WHEEL=${BENCH_NUMPY_WHEEL:-$(libs/sdist-wheel/numpy/build.sh "$WORK/wheels" | tail -n 1)} \
+    && [ -f "$NUMPY_WHEEL" ]; then
+    NUMPY_ARGS+=(--numpy-wheel "$NUMPY_WHEEL" --host-numpy-python bench/.venv/bin/python)
+else
+    WHEELS_NOTE="$WHEELS_NOTE The numpy wasm32-wasi wheel could not be built, so the numpy rows were not measured."
+fi
+# The native numpy side uses one BLAS thread, like the sandbox.
+export OPENBLAS_NUM_THREADS=1
 
 # eryx's caches for this run: its own folder, so that nothing else on the machine (tests that
 # corrupt or clear cache entries, say) changes them between rounds. ERYX_CACHE_DIR wins if set.
@@ -88,7 +107,7 @@ fi
 
 say "measure eryx and Pyodide side by side ($ROUNDS rounds, eryx pre-init: $PREINIT)"
 python3 bench/measure.py --eryx "$ERYX" --pyodide --rounds "$ROUNDS" "${WHEELS[@]}" "${VARIANTS[@]}" \
-    --out "$WORK/measurements.json"
+    "${NUMPY_ARGS[@]}" --out "$WORK/measurements.json"
 
 python3 bench/combine.py --measurements "$WORK/measurements.json" \
     --preinit "$PREINIT" --preinit-var "$PREINIT_VAR" --rounds "$ROUNDS" \

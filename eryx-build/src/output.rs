@@ -44,6 +44,7 @@ pub(crate) fn link_and_write(
 ) -> Result<Artifacts, Error> {
     let mut site = SitePackages::new();
     let mut wheels = Vec::new();
+    let mut preinit = table.preinit.clone();
     for source in &table.wheels {
         let (path, label, expected) = match source {
             WheelSource::Url { url, sha256 } => (fetcher.fetch(url, sha256)?, url.clone(), Some(sha256)),
@@ -62,6 +63,13 @@ pub(crate) fn link_and_write(
         let bytes = std::fs::read(&path).map_err(io(&path))?;
         let wheel = Wheel::from_bytes(label.clone(), &bytes)?;
         site.add_wheel(&wheel)?;
+        if table.preinit_wheels {
+            for module in wheel.top_level_modules() {
+                if !preinit.contains(&module) {
+                    preinit.push(module);
+                }
+            }
+        }
         wheels.push(ManifestWheel { source: label, name: wheel.name, version: wheel.version, sha256: actual });
     }
 
@@ -74,7 +82,7 @@ pub(crate) fn link_and_write(
     write(out_dir, "component.sha256", component_sha256.as_bytes())?;
     write(out_dir, "site.tar", &site_tar(&site).map_err(io(out_dir.join("site.tar")))?)?;
     write(out_dir, "site.sha256", site_sha256.as_bytes())?;
-    write(out_dir, "preinit.txt", table.preinit.join("\n").as_bytes())?;
+    write(out_dir, "preinit.txt", preinit.join("\n").as_bytes())?;
     let manifest = Manifest {
         eryx_libs_fingerprint: eryx_libs::FINGERPRINT,
         wheels,
@@ -82,7 +90,7 @@ pub(crate) fn link_and_write(
             .iter()
             .map(|e| ManifestFile { path: e.guest_path.clone(), sha256: hex::encode(Sha256::digest(&e.bytes)) })
             .collect(),
-        preinit: table.preinit.clone(),
+        preinit,
         component_sha256: component_sha256.clone(),
         site_sha256,
     };

@@ -6,6 +6,8 @@
 //!   { url = "https://example.org/pkg-1.0-cp314-cp314-wasi_0_0_0_wasm32.whl", sha256 = "…" },
 //!   { path = "wheels/mine-0.1-py3-none-any.whl" },
 //! ]
+//! preinit = ["json"]        # modules imported before the start-up snapshot
+//! preinit-wheels = true     # and the wheels' top-level packages (default false)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -40,6 +42,8 @@ pub struct Table {
     pub wheels: Vec<WheelSource>,
     /// Modules to import before a pre-initialised snapshot is taken.
     pub preinit: Vec<String>,
+    /// Whether the wheels' top-level packages are imported before the snapshot too.
+    pub preinit_wheels: bool,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +53,8 @@ struct RawTable {
     wheels: Vec<serde_json::Value>,
     #[serde(default)]
     preinit: Vec<String>,
+    #[serde(default, rename = "preinit-wheels")]
+    preinit_wheels: bool,
 }
 
 #[derive(Deserialize)]
@@ -119,5 +125,5 @@ pub fn parse(manifest: &Path, value: &serde_json::Value) -> Result<Table, Error>
             }
         });
     }
-    Ok(Table { wheels, preinit: raw.preinit })
+    Ok(Table { wheels, preinit: raw.preinit, preinit_wheels: raw.preinit_wheels })
 }

@@ -4,14 +4,15 @@
 //! milliseconds. A [`ComponentCache`] belongs to one engine and keys its entries by
 //! [`ComponentCache::key`]: the identity of the wasm (the SHA-256 of a linked component, or of
 //! a snapshot's inputs), the engine's fingerprint and eryx's version. On disk an entry is
-//! `components/<key>.cwasm` and its checksum `<key>.cwasm.xxh3`: an entry whose checksum is
-//! missing or does not match (truncated, corrupt) or that the engine rejects (another wasmtime,
-//! another CPU) is compiled again and replaced, never trusted. Entries are written through a
+//! `components/<key>.cwasm` and its check `<key>.cwasm.check` (size, checksum, the file identity
+//! it was verified with: [`crate::entry_check`]): an entry whose check is missing or fails
+//! (truncated, corrupt, swapped) or that the engine rejects (another wasmtime, another CPU) is
+//! compiled again and replaced, never trusted. Entries are written through a
 //! temporary file and an atomic rename, so a reader sees a whole entry or none, and two
 //! processes filling one key both leave a good entry.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -20,6 +21,7 @@ use wasmtime::component::{Component, Linker};
 
 use crate::bindings;
 use crate::engine::fingerprint;
+use crate::entry_check;
 use crate::error::BuildError;
 use crate::files::write_atomic;
 use crate::host::{State, linker};
@@ -132,51 +134,42 @@ impl ComponentCache {
 
 /// Reads and checks a disk entry; a bad one is removed so that it is rebuilt.
 ///
-/// The code is memory-mapped, not read: its checksum (XXH3-128 in `<key>.cwasm.xxh3`,
-/// written after the code) is computed over the mapping, and wasmtime maps the same file, so
-/// a 40 MB entry loads in milliseconds. A missing or different checksum means the entry is
-/// incomplete or damaged.
+/// The code is memory-mapped by wasmtime, not read. Its check ([`entry_check`]) costs an
+/// `fstat` when the file is the one verified before, and a hash of the whole file (XXH3-128,
+/// about 6 ms for 40 MB) only when its identity changed: a corrupt, truncated or swapped
+/// entry is never trusted.
 fn read_entry(engine: &Engine, path: &Path) -> Option<Component> {
     let started = std::time::Instant::now();
-    let sidecar = checksum_path(path);
-    let expected = std::fs::read(&sidecar).ok();
     let file = std::fs::File::open(path).ok()?;
     // SAFETY: cache entries are only ever replaced by rename, never written in place, so the
-    // mapped file does not change under us.
-    let mapped = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-    let actual = xxhash_rust::xxh3::xxh3_128(&mapped).to_le_bytes();
-    if expected.as_deref() != Some(&actual[..]) {
+    // mapped file does not change under us (and a change would fail the check).
+    let Some(verified) = entry_check::verify(path, &file, || unsafe { memmap2::Mmap::map(&file) }.ok()) else {
         tracing::warn!(path = %path.display(), "corrupt or incomplete compiled-component cache entry; compiling again");
-        let _ = std::fs::remove_file(path);
-        let _ = std::fs::remove_file(&sidecar);
+        entry_check::remove(path);
         return None;
-    }
-    let verified = started.elapsed();
-    // SAFETY: the file is exactly what `Component::serialize` wrote (the checksum says so),
-    // and wasmtime itself rejects code from another version, configuration or CPU.
+    };
+    let checked = started.elapsed();
+    // SAFETY: the file is exactly what `Component::serialize` wrote (its check says so), and
+    // wasmtime itself rejects code from another version, configuration or CPU.
     match unsafe { Component::deserialize_file(engine, path) } {
         Ok(component) => {
-            tracing::debug!(?verified, total = ?started.elapsed(), bytes = mapped.len(), "loaded compiled component from disk");
+            tracing::debug!(?verified, ?checked, total = ?started.elapsed(), "loaded compiled component from disk");
             Some(component)
         }
         Err(error) => {
             tracing::warn!(path = %path.display(), error = %format!("{error:#}"), "incompatible compiled-component cache entry; compiling again");
-            let _ = std::fs::remove_file(path);
-            let _ = std::fs::remove_file(&sidecar);
+            entry_check::remove(path);
             None
         }
     }
 }
 
-fn checksum_path(path: &Path) -> PathBuf {
-    path.with_extension("cwasm.xxh3")
-}
-
-/// Writes the code, then its checksum; each through a temporary file and a rename.
+/// Writes the code through a temporary file and a rename, then its check.
 fn write_entry(path: &Path, component: &Component) -> Result<(), Box<dyn std::error::Error>> {
     let code = component.serialize()?;
-    let checksum = xxhash_rust::xxh3::xxh3_128(&code).to_le_bytes();
+    // A reader that finds the new code before its check takes it as incomplete and compiles.
+    let _ = std::fs::remove_file(entry_check::sidecar_path(path));
     write_atomic(path, &code)?;
-    write_atomic(&checksum_path(path), &checksum)?;
+    entry_check::record(path, &code)?;
     Ok(())
 }

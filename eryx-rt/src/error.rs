@@ -65,9 +65,6 @@ pub enum BuildError {
         "an embedded component is linked at build time: list extra wheels in [package.metadata.eryx] instead of adding them at run time"
     )]
     EmbeddedWithInputs,
-    /// A host folder could not be mounted.
-    #[error(transparent)]
-    Mount(#[from] crate::fs::MountError),
 }
 
 fn origins_note(origins: &[(String, String)]) -> String {
@@ -178,9 +175,10 @@ impl std::error::Error for GuestTrap {}
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Failure {
-    /// The code raised an exception; the sandbox stays usable.
+    /// The code raised an exception; the sandbox stays usable. (Boxed: it is the largest
+    /// failure, and every `execute` result would otherwise carry its size.)
     #[error("{0}")]
-    Python(PythonException),
+    Python(Box<PythonException>),
     /// The wall-clock limit was reached; the sandbox is stopped.
     #[error("execution timed out after {0:?} (raise it with SandboxBuilder::timeout or --timeout)")]
     Timeout(Duration),

@@ -14,7 +14,6 @@ use wasmtime::{Engine, ResourceLimiter};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::error::BuildError;
-use crate::fs::{self, Files, FsHost, FsView, Mount, Scratch, ScratchLimits};
 use crate::output::CapturedOutput;
 
 /// The host state of one guest's store.
@@ -24,34 +23,16 @@ pub(crate) struct State {
     pub(crate) limiter: MemoryLimiter,
     /// When the running call must stop (checked at each epoch tick).
     pub(crate) deadline: Instant,
-    /// The guest's private scratch space (`/tmp`, `/home/sandbox`), see [`crate::fs`].
-    scratch: Scratch,
 }
 
 impl State {
-    /// A state whose guest may grow its linear memory up to `memory_limit` bytes, with an empty
-    /// scratch space bounded by `scratch_limits`.
-    pub(crate) fn new(wasi: WasiCtx, memory_limit: usize, scratch_limits: ScratchLimits) -> Self {
+    /// A state whose guest may grow its linear memory up to `memory_limit` bytes.
+    pub(crate) fn new(wasi: WasiCtx, memory_limit: usize) -> Self {
         State {
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter { limit: memory_limit, refused: false },
             deadline: Instant::now(),
-            scratch: Scratch::new(scratch_limits),
-        }
-    }
-
-    /// The host's handle on the scratch space.
-    pub(crate) fn files(&self) -> Files {
-        self.scratch.files()
-    }
-}
-
-impl FsHost for State {
-    fn fs(&mut self) -> FsView<'_> {
-        FsView {
-            wasi: wasmtime_wasi::filesystem::WasiFilesystemCtxView { ctx: self.wasi.filesystem(), table: &mut self.table },
-            scratch: &mut self.scratch,
         }
     }
 }
@@ -87,38 +68,31 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// The linker of every guest of `engine`: WASI 0.2 (synchronous), its file system with the
-/// scratch space added ([`crate::fs`]).
+/// The linker of every guest of `engine`: WASI 0.2 (synchronous).
 pub(crate) fn linker(engine: &Engine) -> Linker<State> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("WASI interfaces register once on a new linker");
-    fs::add_to_linker_sync(&mut linker).expect("the scratch file system replaces WASI's once");
     linker
 }
 
 /// The WASI context of every guest, sandbox or pre-initialisation alike: captured stdio, no
-/// network, no environment, the standard library and site-packages mounted read-only, and the
-/// user's host-folder `mounts` (checked by the caller). The scratch space is in [`State`].
+/// network, no environment, the standard library and site-packages mounted read-only.
 pub(crate) fn guest_wasi(
     stdout: &CapturedOutput,
     stderr: &CapturedOutput,
     stdlib: &Path,
     site_dir: Option<&Path>,
-    mounts: &[Mount],
 ) -> Result<WasiCtxBuilder, BuildError> {
     let mut wasi = WasiCtxBuilder::new();
     wasi.stdout(stdout.clone()).stderr(stderr.clone());
     wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
-    let own = [(Some(stdlib), eryx_libs::STDLIB_GUEST_DIR), (site_dir, eryx_libs::SITE_PACKAGES_GUEST_DIR)];
-    for (host, guest) in own {
+    let mounts = [(Some(stdlib), eryx_libs::STDLIB_GUEST_DIR), (site_dir, eryx_libs::SITE_PACKAGES_GUEST_DIR)];
+    for (host, guest) in mounts {
         let Some(host) = host else { continue };
         wasi.preopened_dir(host, guest, FsPerms::ReadOnly).map_err(|e| BuildError::Io {
             path: host.to_path_buf(),
             source: std::io::Error::other(e.into_boxed_dyn_error()),
         })?;
-    }
-    for mount in mounts {
-        mount.apply(&mut wasi)?;
     }
     Ok(wasi)
 }

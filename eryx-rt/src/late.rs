@@ -39,6 +39,8 @@ pub(crate) struct Prepared {
     extensions: Vec<NativeExtension>,
     /// Digest of everything the linked bytes depend on (see the module docs).
     identity: [u8; 32],
+    /// The top-level modules of the wheels (see [`Wheel::top_level_modules`]), sorted.
+    wheel_modules: Vec<String>,
 }
 
 impl Prepared {
@@ -49,6 +51,11 @@ impl Prepared {
 
     pub(crate) fn site_digest(&self) -> &str {
         &self.site_digest
+    }
+
+    /// The top-level modules of the wheels among the inputs, sorted.
+    pub(crate) fn wheel_modules(&self) -> &[String] {
+        &self.wheel_modules
     }
 
     /// Writes the site-packages tree under `root` (once) and returns its folder.
@@ -84,9 +91,14 @@ impl LateLinker {
             return Ok(prepared.clone());
         }
         let mut site = SitePackages::new();
+        let mut wheel_modules = std::collections::BTreeSet::new();
         for input in &raw {
             match input {
-                Raw::Wheel { origin, bytes } => site.add_wheel(&Wheel::from_bytes(origin.clone(), bytes)?)?,
+                Raw::Wheel { origin, bytes } => {
+                    let wheel = Wheel::from_bytes(origin.clone(), bytes)?;
+                    wheel_modules.extend(wheel.top_level_modules());
+                    site.add_wheel(&wheel)?
+                }
                 Raw::Extension { path, bytes } => site.add_native_extension(path, bytes.to_vec())?,
                 Raw::File { path, bytes, origin: _ } if eryx_libs::wheel::is_native_extension(path) => {
                     site.add_native_extension(path, bytes.to_vec())?
@@ -110,6 +122,7 @@ impl LateLinker {
             site,
             extensions,
             identity: identity.finalize().into(),
+            wheel_modules: wheel_modules.into_iter().collect(),
         });
         self.prepared.lock().unwrap_or_else(|e| e.into_inner()).insert(raw_digest, prepared.clone());
         Ok(prepared)

@@ -39,12 +39,12 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, ComponentType, Instance, Lift, Linker, WasmList};
 use wasmtime::{Engine, Store};
+use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
 use crate::bindings;
 use crate::clocks::{PreinitMonotonicClock, PreinitWallClock};
 use crate::error::{BuildError, PreinitError};
-use crate::fs::ScratchLimits;
 use crate::host::{State, guest_wasi, linker};
 use crate::output::CapturedOutput;
 
@@ -76,16 +76,16 @@ pub(crate) fn snapshot_key(component_key: &str, imports: &[String], site_digest:
 pub(crate) struct Preinitializer {
     engine: Engine,
     linker: Linker<State>,
-    /// The last instrumented component compiled: snapshots of one component with other import
-    /// lists reuse it (instrumentation is deterministic), which saves a Cranelift compile of
-    /// several seconds each.
-    last_instrumented: Mutex<Option<([u8; 32], Component)>>,
+    /// The last two instrumented components compiled: snapshots of one component with other
+    /// import lists reuse it (instrumentation is deterministic), and so does the bytecode packer,
+    /// which runs the base component; each hit saves a Cranelift compile of several seconds.
+    recent_instrumented: Mutex<Vec<([u8; 32], Component)>>,
 }
 
 impl Preinitializer {
     /// `engine` must interrupt on epochs and have its epoch ticked (see [`crate::engine`]).
     pub(crate) fn new(engine: Engine) -> Self {
-        Preinitializer { linker: linker(&engine), engine, last_instrumented: Mutex::new(None) }
+        Preinitializer { linker: linker(&engine), engine, recent_instrumented: Mutex::new(Vec::new()) }
     }
 
     /// Returns `component` with Python started and `imports` imported, as a new component.
@@ -112,9 +112,9 @@ impl Preinitializer {
 
         let stdout = CapturedOutput::new(1 << 20);
         let stderr = CapturedOutput::new(1 << 20);
-        let mut wasi = guest_wasi(&stdout, &stderr, stdlib_dir, site_dir, &[])?;
+        let mut wasi = guest_wasi(&stdout, &stderr, stdlib_dir, site_dir)?;
         wasi.wall_clock(PreinitWallClock::default()).monotonic_clock(PreinitMonotonicClock::default());
-        let mut store = Store::new(&self.engine, State::new(wasi.build(), usize::MAX, ScratchLimits::default()));
+        let mut store = Store::new(&self.engine, State::new(wasi.build(), usize::MAX));
         // A pre-initialisation that runs too long (a module that never finishes importing) is
         // stopped: the engine's ticker advances the epoch, and each tick checks the time taken.
         store.set_epoch_deadline(1);
@@ -155,15 +155,48 @@ impl Preinitializer {
 
     fn compile_instrumented(&self, instrumented: &[u8]) -> wasmtime::Result<Component> {
         let digest: [u8; 32] = Sha256::digest(instrumented).into();
-        let mut last = self.last_instrumented.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((cached, component)) = last.as_ref()
-            && *cached == digest
-        {
+        let mut recent = self.recent_instrumented.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, component)) = recent.iter().find(|(cached, _)| *cached == digest) {
             return Ok(component.clone());
         }
         let component = Component::new(&self.engine, instrumented)?;
-        *last = Some((digest, component.clone()));
+        if recent.len() >= 2 {
+            recent.remove(0);
+        }
+        recent.push((digest, component.clone()));
         Ok(component)
+    }
+
+    /// Runs trusted `code` in a fresh instance of `component` (instrumented and compiled as for
+    /// a snapshot, so a snapshot of the same component in this process reuses the compiled
+    /// code) with `wasi` as its context: no fuel, no memory limit, the same time limit as a
+    /// pre-initialisation. `Ok(Err(text))` when the code raised (its traceback and stderr).
+    pub(crate) fn run_trusted(
+        &self,
+        component: &[u8],
+        mut wasi: WasiCtxBuilder,
+        code: &str,
+        stderr: &CapturedOutput,
+    ) -> Result<Result<(), String>, PreinitError> {
+        let started = Instant::now();
+        let step = |step: &'static str| move |error| PreinitError::Step { step, error };
+        let (_, instrumented) = Wizer::new().instrument_component(component).map_err(step("instrument"))?;
+        let compiled = self.compile_instrumented(&instrumented).map_err(step("compile"))?;
+        let mut store = Store::new(&self.engine, State::new(wasi.build(), usize::MAX));
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if started.elapsed() > PREINIT_TIMEOUT {
+                wasmtime::bail!("a trusted guest took longer than {PREINIT_TIMEOUT:?}")
+            }
+            Ok(wasmtime::UpdateDeadline::Continue(1))
+        });
+        let instance = self.linker.instantiate(&mut store, &compiled).map_err(step("instantiate"))?;
+        let sandbox = bindings::Sandbox::new(&mut store, &instance).map_err(step("instantiate"))?;
+        match sandbox.eryx_sandbox_python().call_execute(&mut store, code) {
+            Ok(Ok(())) => Ok(Ok(())),
+            Ok(Err(exception)) => Ok(Err(format!("{}{}", exception.traceback, stderr.take().0))),
+            Err(error) => Err(PreinitError::Trap { error, stderr: stderr.take().0 }),
+        }
     }
 }
 

@@ -8,13 +8,15 @@
 //!
 //! [`Runtime::load`] is the one way from a [`Source`] to a compiled component: it learns the
 //! component's identity (linking only when no one remembers it), derives the cache key, installs
-//! the site-packages tree, and on a miss makes the wasm (and its snapshot) and compiles it.
+//! the site-packages tree (and the bytecode packs of the trees, see [`crate::bytecode`]), and on
+//! a miss makes the wasm (and its snapshot) and compiles it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use wasmtime::Engine;
 
+use crate::bytecode::{self, Tree};
 use crate::component::{ComponentCache, Loaded, LoadedFrom};
 use crate::engine::{Allocation, Metering, new_engine};
 use crate::error::BuildError;
@@ -214,6 +216,9 @@ impl Runtime {
         // After the identity (a failed link leaves nothing), before a snapshot imports from it.
         let site_dir = source.install_site(&root)?;
         let stdlib_dir = self.stdlib_dir(&root)?;
+        if let Some(site) = &site_dir {
+            bytecode::ensure_pack(&inner.preinitializer, Tree::SitePackages { stdlib: &stdlib_dir, site });
+        }
         let (loaded, from) = cache.load(&key, disk, || {
             let wasm = match identity.wasm {
                 Some(wasm) => wasm,
@@ -246,6 +251,7 @@ impl Runtime {
             return Ok(dir.clone());
         }
         let dir = crate::stdlib::install(root)?;
+        bytecode::ensure_pack(&self.inner.preinitializer, Tree::Stdlib(&dir));
         Ok(self.inner.stdlib.get_or_init(|| dir).clone())
     }
 }

@@ -18,7 +18,6 @@ use crate::component::LoadedFrom;
 use crate::embedded::Embedded;
 use crate::engine::Metering;
 use crate::error::{BuildError, ExecuteError, Failure, GuestTrap, PythonException};
-use crate::fs::{Files, Mount, ScratchLimits};
 use crate::host::{State, guest_wasi};
 use crate::late::Input;
 use crate::output::{CapturedOutput, DEFAULT_OUTPUT_LIMIT, Output};
@@ -59,9 +58,9 @@ pub struct SandboxBuilder {
     inputs: Vec<Input>,
     /// Modules imported before the snapshot is taken (`None`: no snapshot, see [`crate::preinit`]).
     preinit_imports: Option<Vec<String>>,
+    /// Whether the wheels' top-level modules join the snapshot's imports ([`Self::preinit_wheels`]).
+    preinit_wheels: bool,
     embedded: Option<&'static Embedded>,
-    scratch_limits: ScratchLimits,
-    mounts: Vec<Mount>,
 }
 
 impl Runtime {
@@ -75,9 +74,8 @@ impl Runtime {
             output_limit: DEFAULT_OUTPUT_LIMIT,
             inputs: Vec::new(),
             preinit_imports: self.preinit_by_default().then(Vec::new),
+            preinit_wheels: false,
             embedded: None,
-            scratch_limits: ScratchLimits::default(),
-            mounts: Vec::new(),
         }
     }
 }
@@ -155,6 +153,21 @@ impl SandboxBuilder {
         self
     }
 
+    /// Imports the top-level packages of the added wheels before the snapshot is taken, so that
+    /// `import numpy` in a sandbox finds it in `sys.modules` (a dictionary lookup instead of a
+    /// second of imports). The packages come from each wheel's `top_level.txt`, else from its
+    /// file list. Off by default: importing runs the packages' module-level code once, at
+    /// snapshot time, and every sandbox then shares its results (see the README, "Pre-initialised
+    /// imports of wheels", for what that means for random seeds, clocks and secrets). Turns
+    /// snapshots on if they were off; a package that fails to import makes `build` fail.
+    pub fn preinit_wheels(mut self, enabled: bool) -> Self {
+        self.preinit_wheels = enabled;
+        if enabled && self.preinit_imports.is_none() {
+            self.preinit_imports = Some(Vec::new());
+        }
+        self
+    }
+
     /// Whether sandboxes start from a pre-initialised snapshot (Python already started): the
     /// runtime's default, which is on unless `ERYX_NO_PREINIT=1` is set. Off, every sandbox
     /// starts Python on its first `execute` (about half a second).
@@ -174,36 +187,9 @@ impl SandboxBuilder {
         self
     }
 
-    /// Caps the sandbox's scratch space (`/tmp` and `/home/sandbox`, in memory): bytes of file
-    /// data and names, and the number of files, folders and symlinks. Beyond them the guest's
-    /// writes fail with `OSError` (`ENOSPC`). Defaults: [`DEFAULT_SCRATCH_BYTES`](crate::DEFAULT_SCRATCH_BYTES)
-    /// and [`DEFAULT_SCRATCH_ENTRIES`](crate::DEFAULT_SCRATCH_ENTRIES).
-    pub fn scratch_limits(mut self, limits: ScratchLimits) -> Self {
-        self.scratch_limits = limits;
-        self
-    }
-
-    /// Shows the host folder `host` to the guest at `guest` (an absolute path such as `/data`),
-    /// read-only. The guest cannot get out of it: `..` past its top, absolute paths and
-    /// symlinks leading out are refused.
-    pub fn mount(mut self, host: impl Into<PathBuf>, guest: impl Into<String>) -> Self {
-        self.mounts.push(Mount { host: host.into(), guest: guest.into(), writable: false });
-        self
-    }
-
-    /// Like [`mount`](Self::mount), but the guest may also create, change and delete files
-    /// there: on the host's disk, without a quota.
-    pub fn mount_writable(mut self, host: impl Into<PathBuf>, guest: impl Into<String>) -> Self {
-        self.mounts.push(Mount { host: host.into(), guest: guest.into(), writable: true });
-        self
-    }
-
     /// Creates the sandbox. Without extensions this uses the pre-linked base component;
     /// with them, a component linked for exactly this set (cached in memory and on disk).
     pub fn build(self) -> Result<Sandbox, BuildError> {
-        for mount in &self.mounts {
-            mount.check(&self.mounts)?;
-        }
         let source = match (self.embedded, self.inputs.is_empty()) {
             (Some(_), false) => return Err(BuildError::EmbeddedWithInputs),
             (Some(embedded), true) => {
@@ -214,10 +200,17 @@ impl SandboxBuilder {
             (None, false) => self.runtime.prepare(&self.inputs)?,
         };
         // An embedded crate's `preinit` list applies unless this builder chose its own imports.
-        let imports = self
-            .preinit_imports
-            .as_ref()
-            .map(|own| if own.is_empty() { source.default_preinit_imports() } else { own.clone() });
+        let imports = self.preinit_imports.as_ref().map(|own| {
+            let mut imports = if own.is_empty() { source.default_preinit_imports() } else { own.clone() };
+            if self.preinit_wheels {
+                for module in source.wheel_modules() {
+                    if !imports.contains(module) {
+                        imports.push(module.clone());
+                    }
+                }
+            }
+            imports
+        });
         let metering = if self.fuel.is_some() { Metering::Fuel } else { Metering::Off };
         let ready = self.runtime.load(&source, imports.as_deref(), metering)?;
         self.instantiate(ready)
@@ -227,9 +220,9 @@ impl SandboxBuilder {
         let started = Instant::now();
         let stdout = CapturedOutput::new(self.output_limit);
         let stderr = CapturedOutput::new(self.output_limit);
-        let mut wasi = guest_wasi(&stdout, &stderr, &ready.stdlib_dir, ready.site_dir.as_deref(), &self.mounts)?;
+        let mut wasi = guest_wasi(&stdout, &stderr, &ready.stdlib_dir, ready.site_dir.as_deref())?;
         wasi.monotonic_clock(SandboxMonotonicClock::new());
-        let mut store = Store::new(&ready.engine, State::new(wasi.build(), self.memory_limit, self.scratch_limits));
+        let mut store = Store::new(&ready.engine, State::new(wasi.build(), self.memory_limit));
         store.limiter(|state| &mut state.limiter);
         // Each epoch tick checks the wall clock, so a timeout holds even when the ticker thread
         // is woken late on a loaded machine (counting ticks would stretch it).
@@ -247,18 +240,7 @@ impl SandboxBuilder {
         let bindings = ready.loaded.pre.instantiate(&mut store).map_err(BuildError::Instantiate)?;
         tracing::debug!(source = ?ready.from, elapsed = ?started.elapsed(), "sandbox ready");
         let limits = Limits { timeout: self.timeout, memory_limit: self.memory_limit, fuel: self.fuel };
-        let files = store.data().files();
-        Ok(Sandbox {
-            store,
-            bindings,
-            stdout,
-            stderr,
-            limits,
-            stopped: None,
-            from: ready.from,
-            files,
-            _runtime: self.runtime,
-        })
+        Ok(Sandbox { store, bindings, stdout, stderr, limits, stopped: None, from: ready.from, _runtime: self.runtime })
     }
 }
 
@@ -279,7 +261,6 @@ pub struct Sandbox {
     limits: Limits,
     stopped: Option<String>,
     from: LoadedFrom,
-    files: Files,
     /// Keeps the runtime's folders (a temporary cache folder) alive while the guest mounts them.
     _runtime: Runtime,
 }
@@ -301,12 +282,6 @@ impl Sandbox {
         self.from
     }
 
-    /// The host's handle on this sandbox's scratch space (`/tmp`, `/home/sandbox`): write
-    /// files in before an `execute`, read results out after it. See [`Files`].
-    pub fn files(&self) -> Files {
-        self.files.clone()
-    }
-
     /// Runs `code` as module-level Python code and returns what it printed.
     pub fn execute(&mut self, code: &str) -> Result<Output, ExecuteError> {
         let started = Instant::now();
@@ -324,9 +299,11 @@ impl Sandbox {
         let output = Output { stdout, stderr, duration: started.elapsed(), truncated: stdout_cut || stderr_cut };
         let failure = match result {
             Ok(Ok(())) => return Ok(output),
-            Ok(Err(exception)) => {
-                Failure::Python(PythonException::new(exception.type_name, exception.message, exception.traceback))
-            }
+            Ok(Err(exception)) => Failure::Python(Box::new(PythonException::new(
+                exception.type_name,
+                exception.message,
+                exception.traceback,
+            ))),
             Err(error) => self.classify_trap(error),
         };
         if failure.stops_sandbox() {

@@ -78,6 +78,14 @@ impl Source {
         }
     }
 
+    /// The top-level modules of the source's wheels (for `preinit_wheels`), sorted.
+    pub(crate) fn wheel_modules(&self) -> &[String] {
+        match self {
+            Source::Late(prepared) => prepared.wheel_modules(),
+            Source::Base | Source::Embedded(_) => &[],
+        }
+    }
+
     /// The modules imported before the snapshot unless the builder names its own.
     pub(crate) fn default_preinit_imports(&self) -> Vec<String> {
         match self {

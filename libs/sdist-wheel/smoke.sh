@@ -15,7 +15,7 @@ print(markupsafe._escape_inner is s._escape_inner, s.__file__)
 '
 expected='&lt;a&gt; &lt;b&gt;&amp;&#34;x&#34;&lt;/b&gt; <i>&lt;x&gt;</i>
 True /site-packages/markupsafe/_speedups.cpython-314-wasm32-wasi.so'
-got=$(cd "$root" && cargo run --quiet --release -p eryx-rt --features cli --bin eryx -- --wheel "$wheel" -c "$code")
+got=$(cd "$root" && cargo run --quiet --release -p eryx-cli -- --wheel "$wheel" -c "$code")
 echo "$got"
 if [ "$got" != "$expected" ]; then
   echo "smoke: output differs from the expected:" >&2

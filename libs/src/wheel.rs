@@ -6,7 +6,7 @@
 //! belong in site-packages like the rest; other `.data` folders (scripts, headers) are not
 //! installed in a sandbox.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::Path;
 
@@ -267,6 +267,43 @@ impl Wheel {
     /// The wheel's native extension modules.
     pub fn native_extensions(&self) -> impl Iterator<Item = &WheelFile> {
         self.files.iter().filter(|file| is_native_extension(&file.path))
+    }
+
+    /// The top-level modules and packages the wheel installs, sorted: the lines of
+    /// `top_level.txt` when the wheel has one, else the first component of the paths of its
+    /// installed Python files (`pkg/mod.py`, `mod.py`, `mod.cpython-314-wasm32-wasi.so`).
+    /// Private names (a leading `_`), test packages and names that are not identifiers are left
+    /// out: this is the list to import ahead of time, not everything on disk.
+    pub fn top_level_modules(&self) -> Vec<String> {
+        let is_metadata = |path: &str| {
+            path.split('/').next().is_some_and(|first| first.ends_with(".dist-info") || first.ends_with(".data"))
+        };
+        let listed = self
+            .files
+            .iter()
+            .find(|file| file.path.ends_with(".dist-info/top_level.txt") && file.path.matches('/').count() == 1);
+        let names: BTreeSet<String> = match listed {
+            Some(file) => String::from_utf8_lossy(&file.bytes).lines().map(|line| line.trim().to_string()).collect(),
+            None => self
+                .files
+                .iter()
+                .filter(|file| !is_metadata(&file.path))
+                .filter_map(|file| match file.path.split_once('/') {
+                    Some((package, _)) => Some(package.to_string()),
+                    None if file.path.ends_with(".py") || is_native_extension(&file.path) => {
+                        file.path.split('.').next().map(str::to_string)
+                    }
+                    None => None,
+                })
+                .collect(),
+        };
+        let importable = |name: &String| {
+            let mut chars = name.chars();
+            chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !matches!(name.as_str(), "test" | "tests")
+        };
+        names.into_iter().filter(importable).collect()
     }
 }
 

@@ -28,7 +28,7 @@ rust 5 hello, world 1 2 3 42 hello, 3 /site-packages/eryx_test_rust/_native.cpyt
 ValueError boom
 hello, c->rust hello, rust->c
 nested ValueError nested'
-got=$(cd "$root" && cargo run --quiet --release -p eryx-rt --features cli --bin eryx -- \
+got=$(cd "$root" && cargo run --quiet --release -p eryx-cli -- \
   --wheel "$wheels/eryx_test_c-0.1.0-cp314-cp314-wasi_0_0_0_wasm32.whl" \
   --wheel "$wheels/eryx_test_rust-0.1.0-cp314-cp314-wasi_0_0_0_wasm32.whl" -c "$code")
 echo "$got"

@@ -9,26 +9,24 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 /// The pinned MarkupSafe sdist that `libs/sdist-wheel/build.sh` turns into a WASI wheel.
-pub const MARKUPSAFE_SHA256: &str = "2e9ad7dd851bf45fab9f75cbff4cb493fee9979e8d8c7c9c3ee119022518edd6";
+pub(crate) const MARKUPSAFE_SHA256: &str = "2e9ad7dd851bf45fab9f75cbff4cb493fee9979e8d8c7c9c3ee119022518edd6";
 /// Pure-Python wheels from PyPI used by the tests, pinned by SHA-256.
 const PINNED_WHEELS: &[(&str, &str)] =
     &[("jinja2==3.1.6", "85ece4451f492d0c13c5dd7c13a64681a86afae63a5f347908daf103ce6d2f67")];
 
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-pub fn eryx_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_eryx")
+/// The workspace root (the folder of `Cargo.lock`), from any of its crates.
+pub(crate) fn repo() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.ancestors().find(|dir| dir.join("Cargo.lock").is_file()).expect("inside the workspace").to_path_buf()
 }
 
 /// A committed test-extension wheel (built by tests/extensions/build.sh).
-pub fn fixture_wheel(module: &str) -> PathBuf {
+pub(crate) fn fixture_wheel(module: &str) -> PathBuf {
     single_file(&repo().join("tests/fixtures/wheels"), &format!("{module}-"))
 }
 
 /// The one file in `dir` whose name contains `pattern`.
-pub fn single_file(dir: &Path, pattern: &str) -> PathBuf {
+pub(crate) fn single_file(dir: &Path, pattern: &str) -> PathBuf {
     let matches: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -39,7 +37,7 @@ pub fn single_file(dir: &Path, pattern: &str) -> PathBuf {
 }
 
 /// A fresh folder under target/ for this test's outputs.
-pub fn scratch_dir(name: &str) -> PathBuf {
+pub(crate) fn scratch_dir(name: &str) -> PathBuf {
     let dir = repo().join("target/test-scratch").join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -47,7 +45,7 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 }
 
 /// Downloads a pinned wheel with pip and checks its SHA-256.
-pub fn pip_download(requirement: &str) -> PathBuf {
+pub(crate) fn pip_download(requirement: &str) -> PathBuf {
     let (_, sha256) = PINNED_WHEELS.iter().find(|(r, _)| *r == requirement).expect("the wheel is pinned");
     let dir = scratch_dir(&requirement.replace("==", "-"));
     let status = Command::new("python3")
@@ -67,12 +65,16 @@ pub fn pip_download(requirement: &str) -> PathBuf {
 }
 
 /// A valid wheel named `name` 0.1 holding `files` and a correct RECORD.
-pub fn make_wheel(name: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn make_wheel(name: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
     make_wheel_with(name, files, |_, hash| hash)
 }
 
 /// Like [`make_wheel`], with `record_hash(path, correct_hash)` choosing each RECORD hash.
-pub fn make_wheel_with(name: &str, files: &[(&str, &[u8])], record_hash: impl Fn(&str, String) -> String) -> Vec<u8> {
+pub(crate) fn make_wheel_with(
+    name: &str,
+    files: &[(&str, &[u8])],
+    record_hash: impl Fn(&str, String) -> String,
+) -> Vec<u8> {
     let dist_info = format!("{name}-0.1.dist-info");
     let metadata = format!("Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n");
     let wheel =
@@ -99,7 +101,7 @@ pub fn make_wheel_with(name: &str, files: &[(&str, &[u8])], record_hash: impl Fn
 }
 
 /// A minimal wasm shared library (it has a `dylink.0` section) with `extra` WAT fields.
-pub fn wasm_shared_library(extra: &str) -> Vec<u8> {
+pub(crate) fn wasm_shared_library(extra: &str) -> Vec<u8> {
     // dylink.0 with one mem-info subsection: memory size, alignment, table size, alignment = 0.
     wat::parse_str(format!(
         "(module (@custom \"dylink.0\" \"\\01\\04\\00\\00\\00\\00\") {extra} (func (export \"PyInit_m\") (result i32) i32.const 0))"

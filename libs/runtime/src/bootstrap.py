@@ -1,15 +1,7 @@
 # Loaded by the eryx guest runtime right after the interpreter starts. It owns the policy of
 # running user code: where it runs, how an escaping exception is reported, what is flushed.
-import os
 import sys
 import traceback
-
-# Start in the sandbox's scratch home folder (eryx-rt's `fs` module), so that relative paths
-# such as open("out.csv", "w") work. Done at start-up, so a snapshot keeps it too.
-try:
-    os.chdir("/home/sandbox")
-except OSError:
-    pass
 
 _main = sys.modules["__main__"].__dict__
 

@@ -24,6 +24,8 @@ const STDLIB_DIR: &CStr = c"/usr/local/lib/python3.14";
 /// Where the host mounts extracted wheels (pure Python files and extension stubs).
 const SITE_PACKAGES_DIR: &CStr = c"/site-packages";
 const BOOTSTRAP: &str = include_str!("bootstrap.py");
+/// Serves imports from the bytecode packs the host compiled (run before bootstrap.py).
+const BYTECODE: &str = include_str!("bytecode.py");
 
 thread_local! {
     /// The bootstrap module's namespace once the interpreter runs (the guest is single-threaded).
@@ -90,18 +92,27 @@ fn interpreter() -> Result<*mut ffi::PyObject, Exception> {
     // SAFETY: single-threaded guest; every pointer passed below is valid for the call.
     unsafe {
         start_interpreter()?;
-        let module = ffi::PyImport_AddModule(c"_eryx_bootstrap".as_ptr());
+        run_module(c"_eryx_bytecode", BYTECODE, "bytecode.py failed")?;
+        let namespace = run_module(c"_eryx_bootstrap", BOOTSTRAP, "bootstrap.py failed")?;
+        BOOTSTRAP_NAMESPACE.set(namespace);
+        Ok(namespace)
+    }
+}
+
+/// Runs `source` as the module `name` and returns the module's namespace.
+unsafe fn run_module(name: &CStr, source: &str, what: &str) -> Result<*mut ffi::PyObject, Exception> {
+    unsafe {
+        let module = ffi::PyImport_AddModule(name.as_ptr());
         if module.is_null() {
-            return Err(python_error("cannot create the bootstrap module"));
+            return Err(python_error(what));
         }
         let namespace = ffi::PyModule_GetDict(module);
-        let source = CString::new(BOOTSTRAP).expect("bootstrap.py has no NUL byte");
+        let source = CString::new(source).expect("the runtime's Python sources have no NUL byte");
         let result = ffi::PyRun_String(source.as_ptr(), ffi::PY_FILE_INPUT, namespace, namespace);
         if result.is_null() {
-            return Err(python_error("bootstrap.py failed"));
+            return Err(python_error(what));
         }
         ffi::Py_DecRef(result);
-        BOOTSTRAP_NAMESPACE.set(namespace);
         Ok(namespace)
     }
 }

@@ -41,7 +41,7 @@ longdouble: 128
 LinAlgError: Singular matrix
 FloatingPointError: divide by zero encountered in floor_divide'
 start=$(date +%s.%N)
-got=$(cd "$root" && cargo run --quiet --release -p eryx-rt --features cli --bin eryx -- --wheel "$wheel" -c "$code")
+got=$(cd "$root" && cargo run --quiet --release -p eryx-cli -- --wheel "$wheel" -c "$code")
 end=$(date +%s.%N)
 echo "$got"
 python3 -c "import sys; print(f'(eryx run: {float(sys.argv[2]) - float(sys.argv[1]):.1f} s)')" "$start" "$end"

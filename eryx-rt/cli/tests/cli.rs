@@ -1,10 +1,18 @@
 //! The `eryx` command, run as a separate process.
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::{make_wheel, wasm_shared_library};
+
+const ERYX: &str = env!("CARGO_BIN_EXE_eryx");
+
 fn eryx(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eryx")).args(args).output().expect("eryx runs")
+    Command::new(ERYX).args(args).output().expect("eryx runs")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -64,7 +72,7 @@ fn bad_arguments_are_explained() {
 
 /// Runs `eryx -c print(1)` with its own cache folder; returns where its component came from.
 fn run_with_cache(cache: &std::path::Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_eryx"))
+    let out = Command::new(ERYX)
         .env("ERYX_CACHE_DIR", cache)
         .env("ERYX_NO_PREINIT", "1")
         .env("ERYX_LOG", "eryx_rt=debug")
@@ -98,7 +106,7 @@ fn compiled_code_cache_survives_races_and_corruption() {
         assert_eq!(racer.join().unwrap(), "Compiled");
     }
     let files = entries(cache.path());
-    assert_eq!(files.len(), 2, "one .cwasm and its checksum: {files:?}");
+    assert_eq!(files.len(), 2, "one .cwasm and its check: {files:?}");
     assert_eq!(run_with_cache(cache.path()), "Disk", "a new process does not compile again");
 
     // A truncated entry, then a garbage one, are detected and rebuilt.
@@ -109,10 +117,76 @@ fn compiled_code_cache_survives_races_and_corruption() {
     std::fs::write(&cwasm, vec![0x42; bytes.len()]).unwrap();
     assert_eq!(run_with_cache(cache.path()), "Compiled");
     assert_eq!(run_with_cache(cache.path()), "Disk");
+
+    // Swapped by a rename: a copy of the same bytes passes (after one full check), another
+    // file of the same size does not.
+    let good = std::fs::read(&cwasm).unwrap();
+    let other = cache.path().join("other");
+    std::fs::write(&other, &good).unwrap();
+    std::fs::rename(&other, &cwasm).unwrap();
+    assert_eq!(run_with_cache(cache.path()), "Disk");
+    let mut swapped = good.clone();
+    swapped[good.len() / 2] ^= 1;
+    std::fs::write(&other, &swapped).unwrap();
+    std::fs::rename(&other, &cwasm).unwrap();
+    assert_eq!(run_with_cache(cache.path()), "Compiled");
 }
 
 #[test]
 fn preinit_imports_from_the_command_line() {
     let out = eryx(&["--preinit", "json", "-c", "import sys; print('json' in sys.modules)"]);
     assert_eq!(text(&out.stdout), "True\n", "{}", text(&out.stderr));
+}
+
+#[test]
+fn wheel_from_the_command_line() {
+    let wheel = common::fixture_wheel("eryx_test_c");
+    let out = Command::new(ERYX)
+        .arg("--wheel")
+        .arg(&wheel)
+        .args(["-c", "import eryx_test_c as m; print(m.add(2, 40))"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "42\n", "{}", text(&out.stderr));
+}
+
+#[test]
+fn failures_leave_nothing_in_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let wheels = tempfile::tempdir().unwrap();
+    let so = wasm_shared_library("(import \"env\" \"eryx_no_such_symbol\" (func))");
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("garbage.whl", b"garbage".to_vec()),
+        ("unresolved.whl", make_wheel("unresolved", &[("m.cpython-314-wasm32-wasi.so", &so)])),
+        ("tampered.whl", common::make_wheel_with("t", &[("t.py", b"1")], |_, _| "sha256=AAAA".into())),
+    ];
+    for (name, bytes) in cases {
+        let path = wheels.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = Command::new(ERYX)
+            .env("ERYX_CACHE_DIR", cache.path())
+            .arg("--wheel")
+            .arg(&path)
+            .args(["-c", "print(1)"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{name}: {stderr}");
+        assert!(stderr.contains(name), "{name}: the error names the wheel: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let left: Vec<PathBuf> = walk(cache.path());
+    assert!(left.is_empty(), "the cache holds {left:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().is_dir() {
+            files.extend(walk(&entry.path()));
+        } else {
+            files.push(entry.path());
+        }
+    }
+    files
 }

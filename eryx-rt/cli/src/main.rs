@@ -1,0 +1,43 @@
+//! `eryx`: run Python 3.14 in an eryx sandbox, invoked the way `python` is.
+//!
+//! One module per concern, so that several people can extend the command at once:
+//! [`args`] parses the command line (python-style program arguments, plus subcommands),
+//! [`sandbox_args`] turns the limit and package flags into a sandbox, [`run`] runs a program
+//! and maps its outcome to an exit status, [`output`] prints what the guest printed, and
+//! [`status`] holds the exit statuses that `--help` documents. A subcommand lives in a module
+//! of its own and is dispatched from [`dispatch`].
+
+mod args;
+mod output;
+mod run;
+mod sandbox_args;
+mod status;
+mod version;
+
+use std::process::ExitCode;
+
+use args::Cli;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("ERYX_LOG"))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse_python_style();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("eryx: {error:#}");
+            ExitCode::from(status::SETUP_FAILED)
+        }
+    }
+}
+
+/// Runs the subcommand, or the program when there is none.
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => run::run(cli.run),
+        Some(command) => match command {},
+    }
+}
