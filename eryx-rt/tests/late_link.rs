@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{fixture_wheel, make_wheel, wasm_shared_library};
@@ -251,4 +251,17 @@ fn same_module_from_two_wheels() {
     let message = error.to_string();
     assert!(matches!(error, BuildError::Wheel(WheelError::Conflict { .. })), "{message}");
     assert!(message.contains("pkg/mod.py") && message.contains("one.whl") && message.contains("two.whl"), "{message}");
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().is_dir() {
+            files.extend(walk(&entry.path()));
+        } else {
+            files.push(entry.path());
+        }
+    }
+    files
 }

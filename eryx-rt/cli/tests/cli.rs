@@ -71,7 +71,7 @@ fn bad_arguments_are_explained() {
 }
 
 /// Runs `eryx -c print(1)` with its own cache folder; returns where its component came from.
-fn run_with_cache(cache: &std::path::Path) -> String {
+fn run_with_cache(cache: &Path) -> String {
     let out = Command::new(ERYX)
         .env("ERYX_CACHE_DIR", cache)
         .env("ERYX_NO_PREINIT", "1")
@@ -86,7 +86,7 @@ fn run_with_cache(cache: &std::path::Path) -> String {
     ["Disk", "Compiled", "Memory"].iter().find(|s| source.contains(&format!("source={s}"))).unwrap().to_string()
 }
 
-fn entries(cache: &std::path::Path) -> Vec<std::path::PathBuf> {
+fn entries(cache: &Path) -> Vec<PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(cache.join("components")).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     files
