@@ -1,0 +1,137 @@
+"""`eryx mcp` end to end, with the official MCP Python SDK as the client (real server process)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
+
+# The binary under test: $ERYX_BIN, else the release build of this repository (`cargo build --release -p eryx-cli`).
+ERYX = os.environ.get("ERYX_BIN") or str(Path(__file__).resolve().parents[3] / "target" / "release" / "eryx")
+
+
+def setup_module() -> None:
+    assert os.access(ERYX, os.X_OK), f"no eryx binary at {ERYX}: build it (cargo build --release -p eryx-cli) or set ERYX_BIN"
+
+
+@asynccontextmanager
+async def session(*flags: str) -> AsyncIterator[ClientSession]:
+    params = StdioServerParameters(command=ERYX, args=["mcp", *flags])
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
+        await client.initialize()
+        yield client
+
+
+def text(result) -> str:  # noqa: ANN001 - the SDK's CallToolResult
+    return "".join(block.text for block in result.content if block.type == "text")
+
+
+def test_lists_run_python_with_its_schema() -> None:
+    async def main() -> None:
+        async with session() as client:
+            tools = (await client.list_tools()).tools
+            assert [tool.name for tool in tools] == ["run_python"]
+            schema = tools[0].input_schema
+            assert schema["required"] == ["code"]
+            assert "sandbox" in tools[0].description
+
+    asyncio.run(main())
+
+
+def test_state_persists_between_calls_and_exceptions_are_tool_errors() -> None:
+    async def main() -> None:
+        async with session() as client:
+            first = await client.call_tool("run_python", {"code": "x = 41\nprint('set')"})
+            assert not first.is_error
+            assert text(first) == "set\n"
+            second = await client.call_tool("run_python", {"code": "print(x + 1)"})
+            assert text(second) == "42\n"
+            failed = await client.call_tool("run_python", {"code": "print('partial')\n1/0"})
+            assert failed.is_error
+            assert "partial" in text(failed)
+            assert "ZeroDivisionError: division by zero" in text(failed)
+            # The exception left the session usable.
+            again = await client.call_tool("run_python", {"code": "print(x)"})
+            assert text(again) == "41\n"
+
+    asyncio.run(main())
+
+
+def test_fresh_sandbox_per_call() -> None:
+    async def main() -> None:
+        async with session("--fresh") as client:
+            await client.call_tool("run_python", {"code": "x = 1"})
+            result = await client.call_tool("run_python", {"code": "print(x)"})
+            assert result.is_error
+            assert "NameError" in text(result)
+
+    asyncio.run(main())
+
+
+def test_timeout_is_a_tool_error_and_the_next_call_gets_a_new_sandbox() -> None:
+    async def main() -> None:
+        async with session("--timeout", "1") as client:
+            await client.call_tool("run_python", {"code": "kept = 1"})
+            result = await client.call_tool("run_python", {"code": "while True: pass"})
+            assert result.is_error
+            assert "timed out" in text(result)
+            assert "state is lost" in text(result)
+            after = await client.call_tool("run_python", {"code": "print('alive', 'kept' in globals())"})
+            assert text(after) == "alive False\n"
+
+    asyncio.run(main())
+
+
+def test_malformed_requests_are_json_rpc_errors_and_the_server_keeps_serving() -> None:
+    async def main() -> None:
+        async with session() as client:
+            with pytest.raises(MCPError):
+                await client.call_tool("run_python", {"source": "print(1)"})  # wrong argument name
+            with pytest.raises(MCPError):
+                await client.call_tool("no_such_tool", {})
+            result = await client.call_tool("run_python", {"code": "print('still serving')"})
+            assert text(result) == "still serving\n"
+
+    asyncio.run(main())
+
+
+def test_garbage_on_the_wire_does_not_end_the_server() -> None:
+    server = subprocess.Popen(
+        [ERYX, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert server.stdin and server.stdout
+
+    def send(message: object | str) -> None:
+        line = message if isinstance(message, str) else json.dumps(message)
+        server.stdin.write(line.encode() + b"\n")
+        server.stdin.flush()
+
+    def receive() -> dict:
+        return json.loads(server.stdout.readline())
+
+    try:
+        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+        assert receive()["id"] == 1
+        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        send("{this is not json")
+        send({"jsonrpc": "2.0", "id": 2, "method": 42})  # JSON, but not a request
+        error = receive()
+        assert "error" in error
+        send({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+              "params": {"name": "run_python", "arguments": {"code": "print(6 * 7)"}}})
+        reply = receive()
+        assert reply["id"] == 3
+        assert reply["result"]["content"][0]["text"] == "42\n"
+    finally:
+        server.stdin.close()
+        assert server.wait(timeout=30) == 0
