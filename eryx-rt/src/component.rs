@@ -24,7 +24,7 @@ use crate::engine::fingerprint;
 use crate::entry_check;
 use crate::error::BuildError;
 use crate::files::write_atomic;
-use crate::host::{State, linker};
+use crate::host::{State, async_linker};
 
 /// A compiled component with its imports resolved: a sandbox is a store plus an instantiation.
 pub(crate) struct Loaded {
@@ -58,7 +58,7 @@ impl ComponentCache {
     pub(crate) fn new(engine: Engine) -> Self {
         ComponentCache {
             fingerprint: fingerprint(&engine),
-            linker: linker(&engine),
+            linker: async_linker(&engine),
             engine,
             memory: Mutex::default(),
             in_flight: Mutex::default(),

@@ -197,6 +197,9 @@ pub enum Failure {
     /// An earlier execution stopped this sandbox; create a new one.
     #[error("this sandbox was stopped by an earlier failure ({0}); create a new sandbox")]
     Stopped(String),
+    /// A [`CancelHandle`](crate::CancelHandle) cancelled the execution; the sandbox is stopped.
+    #[error("execution cancelled")]
+    Cancelled,
 }
 
 impl Failure {

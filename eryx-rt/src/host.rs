@@ -1,19 +1,23 @@
 //! The host side of a guest's store: its WASI context, its resource table, its memory limiter,
 //! and the linker that offers the host's interfaces to the component.
 //!
-//! Sandboxes and pre-initialisation use the same [`State`], the same [`linker`] and the same
+//! Sandboxes and pre-initialisation use the same [`State`], the same interfaces and the same
 //! [`guest_wasi`] mounts, so a snapshot is taken in exactly the world a sandbox restores it
-//! into. Host interfaces (callbacks, file systems, ...) are added in [`linker`] and their state
-//! in [`State`]: then both paths see them.
+//! into. Host interfaces (callbacks, file systems, ...) are added in both linkers and their
+//! state in [`State`]: then both paths see them. Sandboxes run the guest asynchronously
+//! ([`async_linker`], see `crate::exec`); pre-initialisation runs it synchronously ([`linker`]).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::callbacks::Registry;
 use crate::error::BuildError;
+use crate::host_calls::HostCalls;
 use crate::output::CapturedOutput;
 
 /// The host state of one guest's store.
@@ -23,6 +27,8 @@ pub(crate) struct State {
     pub(crate) limiter: MemoryLimiter,
     /// When the running call must stop (checked at each epoch tick).
     pub(crate) deadline: Instant,
+    /// The guest's calls to host callbacks.
+    pub(crate) host_calls: HostCalls,
 }
 
 impl State {
@@ -33,8 +39,22 @@ impl State {
             table: ResourceTable::new(),
             limiter: MemoryLimiter { limit: memory_limit, refused: false },
             deadline: Instant::now(),
+            host_calls: HostCalls::new(Arc::new(Registry::default())),
         }
     }
+
+    /// This state, offering the callbacks of `registry` to the guest.
+    pub(crate) fn with_callbacks(mut self, registry: Arc<Registry>) -> Self {
+        self.host_calls = HostCalls::new(registry);
+        self
+    }
+}
+
+/// Selects the host-call state of a [`State`] for the generated `add_to_linker` functions.
+struct HostCallsOf;
+
+impl HasData for HostCallsOf {
+    type Data<'a> = &'a mut HostCalls;
 }
 
 impl WasiView for State {
@@ -68,10 +88,26 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// The linker of every guest of `engine`: WASI 0.2 (synchronous).
+/// The linker of pre-initialisation: WASI 0.2 and host calls, synchronous.
 pub(crate) fn linker(engine: &Engine) -> Linker<State> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("WASI interfaces register once on a new linker");
+    crate::preinit_bindings::eryx::sandbox::host_calls::add_to_linker::<State, HostCallsOf>(&mut linker, |state| {
+        &mut state.host_calls
+    })
+    .expect("host calls register once on a new linker");
+    linker
+}
+
+/// The linker of sandboxes: WASI 0.2 and host calls, asynchronous (a waiting guest does not
+/// block its thread, and its waits can be abandoned at the deadline).
+pub(crate) fn async_linker(engine: &Engine) -> Linker<State> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).expect("WASI interfaces register once on a new linker");
+    crate::bindings::eryx::sandbox::host_calls::add_to_linker::<State, HostCallsOf>(&mut linker, |state| {
+        &mut state.host_calls
+    })
+    .expect("host calls register once on a new linker");
     linker
 }
 

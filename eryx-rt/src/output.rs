@@ -32,10 +32,34 @@ pub struct Output {
     pub truncated: bool,
 }
 
+/// Which guest stream a chunk of output was written to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// The guest's stdout.
+    Stdout,
+    /// The guest's stderr.
+    Stderr,
+}
+
+/// Receives the guest's output while it runs (see `SandboxBuilder::output_handler`).
+pub type OutputHandler = Arc<dyn Fn(Stream, &[u8]) + Send + Sync>;
+
+/// An [`OutputHandler`] kept by a builder (which is `Debug`).
+#[derive(Clone)]
+pub(crate) struct Listener(pub(crate) OutputHandler);
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OutputHandler")
+    }
+}
+
 /// One captured stream. Clones share the buffer.
 #[derive(Clone)]
 pub(crate) struct CapturedOutput {
     inner: Arc<Mutex<Buffer>>,
+    /// Called with every chunk that is kept, as it is written (live output).
+    listener: Option<(Stream, OutputHandler)>,
 }
 
 struct Buffer {
@@ -46,7 +70,16 @@ struct Buffer {
 
 impl CapturedOutput {
     pub(crate) fn new(capacity: usize) -> Self {
-        CapturedOutput { inner: Arc::new(Mutex::new(Buffer { bytes: Vec::new(), capacity, truncated: false })) }
+        CapturedOutput {
+            inner: Arc::new(Mutex::new(Buffer { bytes: Vec::new(), capacity, truncated: false })),
+            listener: None,
+        }
+    }
+
+    /// This stream, also handing every kept chunk to `handler` as `stream`.
+    pub(crate) fn with_listener(mut self, stream: Stream, handler: Option<Listener>) -> Self {
+        self.listener = handler.map(|handler| (stream, handler.0));
+        self
     }
 
     /// Takes everything written since the last call, and whether some was dropped at the cap.
@@ -75,6 +108,12 @@ impl CapturedOutput {
         }
         let keep = bytes.len().min(room);
         buffer.bytes.extend_from_slice(&bytes[..keep]);
+        // Called under the lock, so the chunks of a stream reach the handler in write order.
+        if let Some((stream, handler)) = &self.listener
+            && keep > 0
+        {
+            handler(*stream, &bytes[..keep]);
+        }
     }
 }
 

@@ -42,11 +42,11 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
-use crate::bindings;
 use crate::clocks::{PreinitMonotonicClock, PreinitWallClock};
 use crate::error::{BuildError, PreinitError};
 use crate::host::{State, guest_wasi, linker};
 use crate::output::CapturedOutput;
+use crate::preinit_bindings as bindings;
 
 /// Longest pre-initialisation allowed (a module that never finishes importing fails).
 const PREINIT_TIMEOUT: Duration = Duration::from_secs(300);

@@ -8,19 +8,22 @@
 //! environment variables, no network.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings;
+use crate::callbacks::{Callback, CallbackError, CallbackLimits, CallbackResult, Registry};
 use crate::clocks::SandboxMonotonicClock;
 use crate::component::LoadedFrom;
 use crate::embedded::Embedded;
 use crate::engine::Metering;
 use crate::error::{BuildError, ExecuteError, Failure, GuestTrap, PythonException};
+use crate::exec::{self, CancelHandle, Interrupted};
 use crate::host::{State, guest_wasi};
 use crate::late::Input;
-use crate::output::{CapturedOutput, DEFAULT_OUTPUT_LIMIT, Output};
+use crate::output::{CapturedOutput, DEFAULT_OUTPUT_LIMIT, Listener, Output, Stream};
 use crate::runtime::{Ready, Runtime};
 use crate::source::Source;
 
@@ -61,6 +64,8 @@ pub struct SandboxBuilder {
     /// Whether the wheels' top-level modules join the snapshot's imports ([`Self::preinit_wheels`]).
     preinit_wheels: bool,
     embedded: Option<&'static Embedded>,
+    callbacks: Registry,
+    output_handler: Option<Listener>,
 }
 
 impl Runtime {
@@ -76,6 +81,8 @@ impl Runtime {
             preinit_imports: self.preinit_by_default().then(Vec::new),
             preinit_wheels: false,
             embedded: None,
+            callbacks: Registry::default(),
+            output_handler: None,
         }
     }
 }
@@ -88,7 +95,9 @@ impl Default for SandboxBuilder {
 }
 
 impl SandboxBuilder {
-    /// Wall-clock limit of each `execute` call (checked at each epoch tick, every 10 ms).
+    /// Wall-clock limit of each `execute` call. It counts everything, computing and waiting
+    /// (sleeps, polls, host callbacks): computing guests are checked at each epoch tick (every
+    /// 10 ms), waiting ones are abandoned at the deadline. A timed-out sandbox is stopped.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -187,6 +196,60 @@ impl SandboxBuilder {
         self
     }
 
+    /// Offers `callback` to the guest (replacing one of the same name). See [`Callback`] and,
+    /// in Python, `from eryx import tools, atools`.
+    pub fn with_callback(mut self, callback: Callback) -> Self {
+        self.callbacks.add(callback);
+        self
+    }
+
+    /// Offers an async function over JSON values to the guest: shorthand for
+    /// [`with_callback`](Self::with_callback)`(`[`Callback::new`]`(..))`.
+    pub fn callback<F, Fut>(
+        self,
+        name: impl Into<String>,
+        description: impl Into<String>,
+        schema: serde_json::Value,
+        handler: F,
+    ) -> Self
+    where
+        F: Fn(serde_json::Value) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = CallbackResult> + Send + 'static,
+    {
+        self.with_callback(Callback::new(name, description, schema, handler))
+    }
+
+    /// Offers an async function with typed parameters (a `serde` + `schemars` struct) to the
+    /// guest: shorthand for [`with_callback`](Self::with_callback)`(`[`Callback::typed`]`(..))`.
+    pub fn typed_callback<P, R, F, Fut>(
+        self,
+        name: impl Into<String>,
+        description: impl Into<String>,
+        handler: F,
+    ) -> Self
+    where
+        P: serde::de::DeserializeOwned + schemars::JsonSchema + Send + 'static,
+        R: serde::Serialize + Send + 'static,
+        F: Fn(P) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<R, CallbackError>> + Send + 'static,
+    {
+        self.with_callback(Callback::typed(name, description, handler))
+    }
+
+    /// Limits on the callbacks (per-call timeout, calls per execute, payload sizes).
+    pub fn callback_limits(mut self, limits: CallbackLimits) -> Self {
+        self.callbacks.set_limits(limits);
+        self
+    }
+
+    /// Hands the guest's stdout and stderr to `handler` while the code runs, chunk by chunk in
+    /// the order they were written (the collected [`Output`] is still returned). The handler
+    /// runs on the thread that runs the guest, while the guest waits: keep it quick.
+    pub fn output_handler(mut self, handler: impl Fn(Stream, &[u8]) + Send + Sync + 'static) -> Self {
+        self.output_handler = Some(Listener(Arc::new(handler)));
+        self
+    }
+
     /// Creates the sandbox. Without extensions this uses the pre-linked base component;
     /// with them, a component linked for exactly this set (cached in memory and on disk).
     pub fn build(self) -> Result<Sandbox, BuildError> {
@@ -218,29 +281,43 @@ impl SandboxBuilder {
 
     fn instantiate(self, ready: Ready) -> Result<Sandbox, BuildError> {
         let started = Instant::now();
-        let stdout = CapturedOutput::new(self.output_limit);
-        let stderr = CapturedOutput::new(self.output_limit);
+        let stdout = CapturedOutput::new(self.output_limit).with_listener(Stream::Stdout, self.output_handler.clone());
+        let stderr = CapturedOutput::new(self.output_limit).with_listener(Stream::Stderr, self.output_handler.clone());
         let mut wasi = guest_wasi(&stdout, &stderr, &ready.stdlib_dir, ready.site_dir.as_deref())?;
         wasi.monotonic_clock(SandboxMonotonicClock::new());
-        let mut store = Store::new(&ready.engine, State::new(wasi.build(), self.memory_limit));
+        let state = State::new(wasi.build(), self.memory_limit).with_callbacks(Arc::new(self.callbacks.clone()));
+        let mut store = Store::new(&ready.engine, state);
         store.limiter(|state| &mut state.limiter);
         // Each epoch tick checks the wall clock, so a timeout holds even when the ticker thread
-        // is woken late on a loaded machine (counting ticks would stretch it).
+        // is woken late on a loaded machine (counting ticks would stretch it), and otherwise
+        // yields, so a waiting execute future can be raced against its deadline and its cancel
+        // signal (see crate::exec).
         store.data_mut().deadline = Instant::now() + self.timeout;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|context| {
             if Instant::now() >= context.data().deadline {
                 return Err(Trap::Interrupt.into());
             }
-            Ok(UpdateDeadline::Continue(1))
+            Ok(UpdateDeadline::Yield(1))
         });
         if ready.metering == Metering::Fuel {
             store.set_fuel(u64::MAX).map_err(BuildError::Instantiate)?;
         }
-        let bindings = ready.loaded.pre.instantiate(&mut store).map_err(BuildError::Instantiate)?;
+        let bindings =
+            exec::block_on(ready.loaded.pre.instantiate_async(&mut store)).map_err(BuildError::Instantiate)?;
         tracing::debug!(source = ?ready.from, elapsed = ?started.elapsed(), "sandbox ready");
         let limits = Limits { timeout: self.timeout, memory_limit: self.memory_limit, fuel: self.fuel };
-        Ok(Sandbox { store, bindings, stdout, stderr, limits, stopped: None, from: ready.from, _runtime: self.runtime })
+        Ok(Sandbox {
+            store,
+            bindings,
+            stdout,
+            stderr,
+            limits,
+            stopped: None,
+            from: ready.from,
+            cancel: CancelHandle::default(),
+            _runtime: self.runtime,
+        })
     }
 }
 
@@ -261,6 +338,7 @@ pub struct Sandbox {
     limits: Limits,
     stopped: Option<String>,
     from: LoadedFrom,
+    cancel: CancelHandle,
     /// Keeps the runtime's folders (a temporary cache folder) alive while the guest mounts them.
     _runtime: Runtime,
 }
@@ -283,7 +361,17 @@ impl Sandbox {
     }
 
     /// Runs `code` as module-level Python code and returns what it printed.
+    ///
+    /// Blocks this thread; from async code use [`execute_async`](Self::execute_async).
     pub fn execute(&mut self, code: &str) -> Result<Output, ExecuteError> {
+        exec::block_on(self.execute_async(code))
+    }
+
+    /// Runs `code` like [`execute`](Self::execute), without blocking the thread: the guest
+    /// yields at every epoch tick and waits (sleeps, host callbacks) asynchronously. Needs a
+    /// tokio runtime with timers and I/O enabled. The timeout counts all of it, so the
+    /// execute ends at its deadline even while the guest sleeps or waits on a callback.
+    pub async fn execute_async(&mut self, code: &str) -> Result<Output, ExecuteError> {
         let started = Instant::now();
         if let Some(reason) = &self.stopped {
             return Err(ExecuteError::new(Failure::Stopped(reason.clone()), Output::default()));
@@ -293,23 +381,36 @@ impl Sandbox {
         if let Some(fuel) = self.limits.fuel {
             self.store.set_fuel(fuel).expect("a sandbox with a fuel budget runs on the fuel-metering engine");
         }
-        let result = self.bindings.eryx_sandbox_python().call_execute(&mut self.store, code);
+        self.store.data_mut().host_calls.begin_execute();
+        let signal = self.cancel.begin();
+        let deadline = started + self.limits.timeout;
+        let call = self.bindings.eryx_sandbox_python().call_execute(&mut self.store, code);
+        let result = exec::race(call, deadline, &signal).await;
+        self.cancel.end();
+        self.store.data_mut().host_calls.stop_all();
         let (stdout, stdout_cut) = self.stdout.take();
         let (stderr, stderr_cut) = self.stderr.take();
         let output = Output { stdout, stderr, duration: started.elapsed(), truncated: stdout_cut || stderr_cut };
         let failure = match result {
-            Ok(Ok(())) => return Ok(output),
-            Ok(Err(exception)) => Failure::Python(Box::new(PythonException::new(
+            Ok(Ok(Ok(()))) => return Ok(output),
+            Ok(Ok(Err(exception))) => Failure::Python(Box::new(PythonException::new(
                 exception.type_name,
                 exception.message,
                 exception.traceback,
             ))),
-            Err(error) => self.classify_trap(error),
+            Ok(Err(error)) => self.classify_trap(error),
+            Err(Interrupted::Timeout) => Failure::Timeout(self.limits.timeout),
+            Err(Interrupted::Cancelled) => Failure::Cancelled,
         };
         if failure.stops_sandbox() {
             self.stopped = Some(failure.to_string());
         }
         Err(ExecuteError::new(failure, output))
+    }
+
+    /// A handle that cancels this sandbox's running execute from another thread or task.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
     }
 
     fn classify_trap(&self, error: wasmtime::Error) -> Failure {

@@ -1,13 +1,20 @@
-//! Prints what the guest printed to the host's own stdout and stderr.
+//! Prints what the guest printed to the host's own stdout and stderr, as it arrives.
 
 use std::io::Write;
 
-/// Writes one execution's captured output; stdout first, as the guest flushed it at the end.
-pub(crate) fn write(output: &eryx_rt::Output) {
+use eryx_rt::Stream;
+
+/// Prints one chunk of the guest's output the moment it is written (the sandbox's output handler).
+pub(crate) fn print_live(stream: Stream, bytes: &[u8]) {
     // The host's stdout may be a closed pipe (`eryx ... | head`): that is not an error here.
-    let _ = std::io::stdout().write_all(output.stdout.as_bytes());
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().write_all(output.stderr.as_bytes());
+    let _ = match stream {
+        Stream::Stdout => std::io::stdout().lock().write_all(bytes).and_then(|()| std::io::stdout().flush()),
+        Stream::Stderr => std::io::stderr().lock().write_all(bytes),
+    };
+}
+
+/// Ends one execution's output: it was printed live, so only a truncation is left to say.
+pub(crate) fn write(output: &eryx_rt::Output) {
     if output.truncated {
         eprintln!("eryx: output beyond the limit was dropped");
     }

@@ -44,6 +44,7 @@ impl SandboxArgs {
             "--timeout must be a positive number of seconds"
         );
         let mut builder = Sandbox::builder()
+            .output_handler(crate::output::print_live)
             .timeout(Duration::from_secs_f64(self.timeout))
             .memory_limit(self.memory.checked_shl(20).context("--memory is too large")?);
         if let Some(fuel) = self.fuel {

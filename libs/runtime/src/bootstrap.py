@@ -3,6 +3,8 @@
 import sys
 import traceback
 
+from eryx import _run_code
+
 _main = sys.modules["__main__"].__dict__
 
 
@@ -40,13 +42,13 @@ def _describe(exc, skip_frames):
 def execute(code):
     """None on success, else (type name, message, traceback) of the escaping exception."""
     try:
-        exec(compile(code, "<sandbox>", "exec"), _main)
+        _run_code(code, _main)  # eryx.py: runs top-level `await` on an event loop
     except SystemExit as exc:
         if exc.code in (None, 0):
             return None
-        return _describe(exc, 1)
+        return _describe(exc, 2)
     except BaseException as exc:
-        return _describe(exc, 1)
+        return _describe(exc, 2)
     finally:
         _flush()
     return None

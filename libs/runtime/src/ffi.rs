@@ -18,6 +18,22 @@ pub struct PyInitConfig {
 
 pub type PySsizeT = isize;
 
+/// `PyCFunctionFast`: a builtin taking `METH_FASTCALL` arguments.
+pub type PyCFunctionFast =
+    unsafe extern "C" fn(module: *mut PyObject, args: *const *mut PyObject, nargs: PySsizeT) -> *mut PyObject;
+
+/// `PyMethodDef` (part of the stable ABI, so its layout is fixed).
+#[repr(C)]
+pub struct PyMethodDef {
+    pub ml_name: *const c_char,
+    pub ml_meth: PyCFunctionFast,
+    pub ml_flags: c_int,
+    pub ml_doc: *const c_char,
+}
+
+/// `METH_FASTCALL` from CPython's `methodobject.h`.
+pub const METH_FASTCALL: c_int = 0x0080;
+
 /// `Py_file_input` from CPython's `compile.h`.
 pub const PY_FILE_INPUT: c_int = 257;
 
@@ -52,9 +68,28 @@ unsafe extern "C" {
     pub fn PyUnicode_FromStringAndSize(data: *const c_char, size: PySsizeT) -> *mut PyObject;
     pub fn PyUnicode_AsUTF8AndSize(text: *mut PyObject, size: *mut PySsizeT) -> *const c_char;
     pub fn PyTuple_GetItem(tuple: *mut PyObject, index: PySsizeT) -> *mut PyObject;
+    pub fn PyCMethod_New(
+        def: *mut PyMethodDef,
+        slf: *mut PyObject,
+        module: *mut PyObject,
+        class: *mut PyObject,
+    ) -> *mut PyObject;
+    pub fn PyDict_SetItemString(dict: *mut PyObject, key: *const c_char, value: *mut PyObject) -> c_int;
+    pub fn PyLong_FromLongLong(value: i64) -> *mut PyObject;
+    pub fn PyLong_FromUnsignedLongLong(value: u64) -> *mut PyObject;
+    pub fn PyLong_AsLongLong(value: *mut PyObject) -> i64;
+    pub fn PyLong_AsUnsignedLongLong(value: *mut PyObject) -> u64;
+    pub fn PyTuple_New(size: PySsizeT) -> *mut PyObject;
+    pub fn PyTuple_SetItem(tuple: *mut PyObject, index: PySsizeT, item: *mut PyObject) -> c_int;
+    pub fn PyList_New(size: PySsizeT) -> *mut PyObject;
+    pub fn PyList_SetItem(list: *mut PyObject, index: PySsizeT, item: *mut PyObject) -> c_int;
+    pub fn PyErr_Occurred() -> *mut PyObject;
+    pub fn PyErr_SetString(kind: *mut PyObject, message: *const c_char);
+    pub static mut PyExc_TypeError: *mut PyObject;
     pub fn PyErr_Print();
     pub fn PyErr_Clear();
     pub fn Py_DecRef(object: *mut PyObject);
+    pub fn Py_IncRef(object: *mut PyObject);
     pub static mut _Py_NoneStruct: PyObject;
 
     // wasi-libc.

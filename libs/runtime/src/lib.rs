@@ -7,6 +7,7 @@
 //! and stderr are WASI streams that the host captures.
 
 mod ffi;
+mod host_calls;
 
 use std::cell::Cell;
 use std::ffi::{CStr, CString, c_char};
@@ -93,6 +94,7 @@ fn interpreter() -> Result<*mut ffi::PyObject, Exception> {
     unsafe {
         start_interpreter()?;
         run_module(c"_eryx_bytecode", BYTECODE, "bytecode.py failed")?;
+        host_calls::install().map_err(python_error)?;
         let namespace = run_module(c"_eryx_bootstrap", BOOTSTRAP, "bootstrap.py failed")?;
         BOOTSTRAP_NAMESPACE.set(namespace);
         Ok(namespace)
