@@ -363,6 +363,7 @@ impl Sandbox {
     /// Runs `code` as module-level Python code and returns what it printed.
     ///
     /// Blocks this thread; from async code use [`execute_async`](Self::execute_async).
+    #[allow(clippy::result_large_err)] // the error carries what was printed before the failure
     pub fn execute(&mut self, code: &str) -> Result<Output, ExecuteError> {
         exec::block_on(self.execute_async(code))
     }
