@@ -76,7 +76,8 @@ fn gathered_callbacks_run_concurrently() {
     let mut sandbox = builder().build().unwrap();
     let out = run(
         &mut sandbox,
-        "import asyncio, time\nfrom eryx import atools\n\
+        "import asyncio, json, time\nfrom eryx import atools\n\
+         await atools.slow_echo(0, 0)\n\
          t = time.monotonic()\n\
          values = await asyncio.gather(*(atools.slow_echo(i, 100) for i in range(10)))\n\
          elapsed = time.monotonic() - t\nprint(values)\nprint(elapsed)",
