@@ -107,13 +107,19 @@ where
     F: Future + Send,
     F::Output: Send,
 {
+    off_runtime(|| on_this_thread(future))
+}
+
+/// Runs `work` on this thread, or, inside a tokio runtime, on a short-lived thread of its own
+/// (synchronous WASI calls start a runtime of their own, which tokio forbids on its threads).
+pub(crate) fn off_runtime<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     if tokio::runtime::Handle::try_current().is_err() {
-        return on_this_thread(future);
+        return work();
     }
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("eryx-blocking".into())
-            .spawn_scoped(scope, || on_this_thread(future))
+            .spawn_scoped(scope, work)
             .expect("can start a thread for a blocking eryx call");
         worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })

@@ -214,7 +214,7 @@ impl SandboxBuilder {
     ) -> Self
     where
         F: Fn(serde_json::Value) -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = CallbackResult> + Send + 'static,
+        Fut: Future<Output = CallbackResult> + Send + 'static,
     {
         self.with_callback(Callback::new(name, description, schema, handler))
     }
@@ -231,7 +231,7 @@ impl SandboxBuilder {
         P: serde::de::DeserializeOwned + schemars::JsonSchema + Send + 'static,
         R: serde::Serialize + Send + 'static,
         F: Fn(P) -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = Result<R, CallbackError>> + Send + 'static,
+        Fut: Future<Output = Result<R, CallbackError>> + Send + 'static,
     {
         self.with_callback(Callback::typed(name, description, handler))
     }
@@ -253,6 +253,12 @@ impl SandboxBuilder {
     /// Creates the sandbox. Without extensions this uses the pre-linked base component;
     /// with them, a component linked for exactly this set (cached in memory and on disk).
     pub fn build(self) -> Result<Sandbox, BuildError> {
+        // A cache miss pre-initialises through synchronous WASI, which must not run on a tokio
+        // thread: inside a runtime, building happens on a thread of its own.
+        exec::off_runtime(|| self.build_here())
+    }
+
+    fn build_here(self) -> Result<Sandbox, BuildError> {
         let source = match (self.embedded, self.inputs.is_empty()) {
             (Some(_), false) => return Err(BuildError::EmbeddedWithInputs),
             (Some(embedded), true) => {
@@ -363,7 +369,6 @@ impl Sandbox {
     /// Runs `code` as module-level Python code and returns what it printed.
     ///
     /// Blocks this thread; from async code use [`execute_async`](Self::execute_async).
-    #[allow(clippy::result_large_err)] // the error carries what was printed before the failure
     pub fn execute(&mut self, code: &str) -> Result<Output, ExecuteError> {
         exec::block_on(self.execute_async(code))
     }

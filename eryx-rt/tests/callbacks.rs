@@ -47,7 +47,7 @@ fn run(sandbox: &mut Sandbox, code: &str) -> String {
 fn python_error(sandbox: &mut Sandbox, code: &str) -> eryx_rt::PythonException {
     match sandbox.execute(code) {
         Err(e) => match e.failure {
-            Failure::Python(exception) => exception,
+            Failure::Python(exception) => *exception,
             other => panic!("{code:?}: not a Python exception: {other}"),
         },
         Ok(out) => panic!("{code:?} succeeded: {}", out.stdout),
