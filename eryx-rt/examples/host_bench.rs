@@ -69,28 +69,37 @@ fn main() -> anyhow::Result<()> {
     });
     println!("execute_async(\"pass\").await:                       median {:.1} µs", median(asynchronous));
 
+    // The first execute of a fresh sandbox imports json and lists the callbacks in the guest
+    // (compute, shared by 2 workers); later ones only wait.
     let count = 200;
-    let rounds: Vec<f64> = (0..3)
-        .map(|_| {
-            let sandboxes: Vec<Sandbox> = (0..count).map(|_| builder().build().unwrap()).collect();
-            let t = Instant::now();
-            runtime.block_on(async {
-                let tasks: Vec<_> = sandboxes
-                    .into_iter()
-                    .map(|mut sandbox| {
-                        tokio::spawn(
-                            async move { sandbox.execute_async("from eryx import tools; tools.wait100()").await },
-                        )
+    let mut sandboxes: Vec<Sandbox> = (0..count).map(|_| builder().build().unwrap()).collect();
+    let mut rounds = Vec::new();
+    for _ in 0..4 {
+        let t = Instant::now();
+        sandboxes = runtime.block_on(async {
+            let tasks: Vec<_> = sandboxes
+                .into_iter()
+                .map(|mut sandbox| {
+                    tokio::spawn(async move {
+                        sandbox.execute_async("from eryx import tools; tools.wait100()").await.unwrap();
+                        sandbox
                     })
-                    .collect();
-                for task in tasks {
-                    task.await.unwrap().unwrap();
-                }
-            });
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    println!("{count} sandboxes, 2 workers, each awaiting a 100 ms callback: median wall {:.0} ms", median(rounds));
+                })
+                .collect();
+            let mut back = Vec::with_capacity(count);
+            for task in tasks {
+                back.push(task.await.unwrap());
+            }
+            back
+        });
+        rounds.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    println!(
+        "{count} sandboxes, 2 workers, each awaiting a 100 ms callback: first execute {:.0} ms, later ones median {:.0} ms wall",
+        rounds[0],
+        median(rounds[1..].to_vec())
+    );
+    drop(sandboxes);
 
     for (what, code) in [
         ("sleeping", "import time; time.sleep(30)"),
