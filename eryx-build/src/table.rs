@@ -94,6 +94,10 @@ pub fn read(manifest: &Path, package: &str) -> Result<Table, Error> {
 /// let value = serde_json::json!({ "wheels": [{ "url": "https://example.org/a.whl" }] });
 /// let error = eryx_build::table::parse(Path::new("/app/Cargo.toml"), &value).unwrap_err();
 /// assert!(error.to_string().contains("wheels[0]"), "{error}");
+///
+/// let value = serde_json::json!({ "preinit": ["json\nos"] });
+/// let error = eryx_build::table::parse(Path::new("/app/Cargo.toml"), &value).unwrap_err();
+/// assert!(error.to_string().contains("preinit[0]"), "{error}");
 /// ```
 pub fn parse(manifest: &Path, value: &serde_json::Value) -> Result<Table, Error> {
     let table_error = |message: String| Error::Table { manifest: manifest.to_path_buf(), message };
@@ -125,5 +129,22 @@ pub fn parse(manifest: &Path, value: &serde_json::Value) -> Result<Table, Error>
             }
         });
     }
+    for (index, name) in raw.preinit.iter().enumerate() {
+        if !is_module_name(name) {
+            return Err(table_error(format!(
+                "preinit[{index}] {name:?} is not a module name: give dotted Python identifiers, like \"json\" or \"xml.dom\""
+            )));
+        }
+    }
     Ok(Table { wheels, preinit: raw.preinit, preinit_wheels: raw.preinit_wheels })
+}
+
+/// Whether `name` is a dotted Python module name (`json`, `xml.dom.minidom`): what `import`
+/// accepts, and what survives `preinit.txt`, which holds one name a line.
+fn is_module_name(name: &str) -> bool {
+    name.split('.').all(|part| {
+        let mut chars = part.chars();
+        chars.next().is_some_and(|first| first == '_' || first.is_alphabetic())
+            && chars.all(|c| c == '_' || c.is_alphanumeric())
+    })
 }

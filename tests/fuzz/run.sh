@@ -2,8 +2,8 @@
 # Builds eryx's fuzz targets (libFuzzer, through the libfuzzer-sys crate) on the stable
 # toolchain and runs each in turn, one job at a time.
 #
-#   tests/fuzz/run.sh --brief             CI: every target for 20 s (after the build)
-#   tests/fuzz/run.sh --seconds 600 wheel  one target for 10 minutes
+#   tests/fuzz/run.sh --brief             CI: every target, a fixed seed and a fixed number of runs
+#   tests/fuzz/run.sh --seconds 600 wheel  one target for 10 minutes, a random seed
 #   tests/fuzz/run.sh --build              build only
 #
 # cargo-fuzz needs a nightly compiler for its sanitizer flags; the coverage instrumentation
@@ -11,27 +11,34 @@
 # options, which is all this script sets (no AddressSanitizer: the code under test is safe
 # Rust). `RUSTC_BOOTSTRAP=1 cargo fuzz run TARGET` works on the same crate as well.
 #
-# New inputs libFuzzer finds go to target/corpus/TARGET (not committed); the committed seeds
-# in corpus/TARGET are only read. A failing input is saved under artifacts/TARGET/ and the
+# --brief is deterministic: the same commit explores the same inputs, so CI passes or fails
+# the same way every time (a random search would let a run fail on a bug no change made).
+# Long runs search at random: what they find is fixed, and its input becomes a regression test.
+# New inputs libFuzzer finds go to target/corpus/TARGET (not committed; --brief starts from an
+# empty one); the committed seeds in corpus/TARGET are only read. A failing input is saved under artifacts/TARGET/ and the
 # script exits non-zero; replay it with `target/<host>/release/TARGET artifacts/TARGET/crash-…`.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-seconds=20
+seconds=
+brief=false
 build_only=false
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --brief) seconds=20 ;;
+    --brief) brief=true ;;
     --seconds) seconds="$2"; shift ;;
     --build) build_only=true ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1") ;;
   esac
   shift
 done
 [ ${#targets[@]} -gt 0 ] || targets=(wheel site table native_extension)
+$brief || [ -n "$seconds" ] || seconds=20
+# Runs per target in --brief mode: about 20 s each on one idle core.
+declare -A brief_runs=([wheel]=200000 [site]=40000 [table]=1000000 [native_extension]=1000000)
 
 # The site target writes a small tree for every input: in memory that runs about five times
 # faster than on disk.
@@ -49,15 +56,25 @@ $build_only && exit 0
 
 failed=()
 for target in "${targets[@]}"; do
-  echo "=== fuzz target $target: ${seconds}s"
-  mkdir -p "target/corpus/$target" "artifacts/$target"
+  mkdir -p "artifacts/$target"
+  if $brief; then
+    echo "=== fuzz target $target: ${brief_runs[$target]} runs, seed 1"
+    corpus="target/brief-corpus/$target"
+    rm -rf "$corpus"
+    budget=(-seed=1 -runs="${brief_runs[$target]}" -max_total_time=120)
+  else
+    echo "=== fuzz target $target: ${seconds}s"
+    corpus="target/corpus/$target"
+    budget=(-max_total_time="$seconds")
+  fi
+  mkdir -p "$corpus"
   dict=()
   [ -f "$target.dict" ] && dict=(-dict="$target.dict")
   # A few KiB of input must never make the parsers take hundreds of MiB (-rss_limit_mb, and
   # src/lib.rs caps single allocations at 256 MiB) nor seconds (-timeout).
-  "target/$host/release/$target" -max_total_time="$seconds" \
+  "target/$host/release/$target" "${budget[@]}" \
     -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 "${dict[@]}" \
-    -artifact_prefix="artifacts/$target/" "target/corpus/$target" "corpus/$target" || failed+=("$target")
+    -artifact_prefix="artifacts/$target/" "$corpus" "corpus/$target" || failed+=("$target")
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz targets that failed: ${failed[*]} (inputs in tests/fuzz/artifacts/)" >&2
