@@ -69,8 +69,8 @@ fn main() -> anyhow::Result<()> {
     });
     println!("execute_async(\"pass\").await:                       median {:.1} µs", median(asynchronous));
 
-    // The first execute of a fresh sandbox imports json and lists the callbacks in the guest
-    // (compute, shared by 2 workers); later ones only wait.
+    // The first execute of a fresh sandbox lists the callbacks in the guest (compute, shared by
+    // 2 workers; json is already in the snapshot); later ones only wait.
     let count = 200;
     let mut sandboxes: Vec<Sandbox> = (0..count).map(|_| builder().build().unwrap()).collect();
     let mut rounds = Vec::new();

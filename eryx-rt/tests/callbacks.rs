@@ -251,3 +251,13 @@ fn a_sandbox_without_callbacks_says_so() {
     let error = python_error(&mut sandbox, "from eryx import tools\ntools.anything()");
     assert!(error.message.contains("offered: none"), "{}", error.message);
 }
+
+#[test]
+fn the_default_snapshot_holds_json_so_a_first_call_does_not_import_it() {
+    let probe = "import sys; print('json' in sys.modules)";
+    assert_eq!(run(&mut builder().build().unwrap(), probe), "True\n");
+    // Without a snapshot Python starts in the sandbox, and json is imported on first use.
+    let mut plain = builder().preinit(false).build().unwrap();
+    assert_eq!(run(&mut plain, probe), "False\n");
+    assert_eq!(run(&mut plain, "from eryx import tools; print(tools.add(1, 2))"), "3.0\n");
+}
