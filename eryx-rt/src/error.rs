@@ -179,6 +179,13 @@ pub enum Failure {
     /// failure, and every `execute` result would otherwise carry its size.)
     #[error("{0}")]
     Python(Box<PythonException>),
+    /// The code raised `SystemExit` (`sys.exit()`, `exit()`): it ended early with this exit
+    /// status, the one `python` would exit with (`None` is 0; a code that is not an int was
+    /// printed to stderr and gives 1; an int keeps its low 32 bits, and a process exit status
+    /// its low 8). An error even for status 0, so that a program that exited can be told from
+    /// one that ran to its end; the sandbox stays usable.
+    #[error("the code exited with status {0}")]
+    SystemExit(i32),
     /// The wall-clock limit was reached; the sandbox is stopped.
     #[error("execution timed out after {0:?} (raise it with SandboxBuilder::timeout or --timeout)")]
     Timeout(Duration),
@@ -203,9 +210,9 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// True for the failures that end the sandbox (all but a Python exception).
+    /// True for the failures that end the sandbox (all but a Python exception or an exit).
     pub fn stops_sandbox(&self) -> bool {
-        !matches!(self, Failure::Python(_))
+        !matches!(self, Failure::Python(_) | Failure::SystemExit(_))
     }
 
     /// True when a configured limit (time, memory, fuel) was hit.

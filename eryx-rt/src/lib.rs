@@ -65,6 +65,8 @@
 //! * `host`: the store's host state and the linkers (host interfaces are added there).
 //! * `callbacks`: [`Callback`]s the guest can call and their [`CallbackLimits`];
 //!   `host_calls`: the WIT `host-calls` interface over them, for one store.
+//! * `program`: [`Program`], what [`Sandbox::run`] runs (file, `-c`, `-m`, REPL entry; argv, stdin);
+//!   `stdin`: the guest's stdin, refilled before each run (beside `output` in the layers).
 //! * `exec`: an execute raced against its deadline and [`CancelHandle`]; the blocking wrapper.
 //! * `component`: compiled components by key ([`LoadedFrom`] says from where).
 //! * `preinit`: pre-initialised snapshots (wasmtime-wizer).
@@ -107,9 +109,11 @@ mod host_calls;
 mod late;
 mod output;
 mod preinit;
+mod program;
 mod runtime;
 mod sandbox;
 mod source;
+mod stdin;
 mod stdlib;
 
 pub use callbacks::{Callback, CallbackError, CallbackLimits, CallbackResult};
@@ -118,5 +122,6 @@ pub use embedded::Embedded;
 pub use error::{BuildError, ExecuteError, Failure, GuestTrap, PreinitError, PythonException};
 pub use exec::CancelHandle;
 pub use output::{DEFAULT_OUTPUT_LIMIT, Output, OutputHandler, Stream};
+pub use program::Program;
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use sandbox::{DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, Sandbox, SandboxBuilder};

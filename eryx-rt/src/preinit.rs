@@ -47,6 +47,7 @@ use crate::error::{BuildError, PreinitError};
 use crate::host::{State, guest_wasi, linker};
 use crate::output::CapturedOutput;
 use crate::preinit_bindings as bindings;
+use crate::preinit_bindings::exports::eryx::sandbox::python::Failure as GuestFailure;
 
 /// Longest pre-initialisation allowed (a module that never finishes importing fails).
 const PREINIT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -194,7 +195,10 @@ impl Preinitializer {
         let sandbox = bindings::Sandbox::new(&mut store, &instance).map_err(step("instantiate"))?;
         match sandbox.eryx_sandbox_python().call_execute(&mut store, code) {
             Ok(Ok(())) => Ok(Ok(())),
-            Ok(Err(exception)) => Ok(Err(format!("{}{}", exception.traceback, stderr.take().0))),
+            Ok(Err(GuestFailure::Exception(exception))) => {
+                Ok(Err(format!("{}{}", exception.traceback, stderr.take().0)))
+            }
+            Ok(Err(GuestFailure::Exit(status))) => Ok(Err(format!("exited with status {status}\n{}", stderr.take().0))),
             Err(error) => Err(PreinitError::Trap { error, stderr: stderr.take().0 }),
         }
     }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings;
+use crate::bindings::exports::eryx::sandbox::python::{self as guest, Failure as GuestFailure};
 use crate::callbacks::{Callback, CallbackError, CallbackLimits, CallbackResult, Registry};
 use crate::clocks::SandboxMonotonicClock;
 use crate::component::LoadedFrom;
@@ -24,8 +25,10 @@ use crate::exec::{self, CancelHandle, Interrupted};
 use crate::host::{State, guest_wasi};
 use crate::late::Input;
 use crate::output::{CapturedOutput, DEFAULT_OUTPUT_LIMIT, Listener, Output, Stream};
+use crate::program::Program;
 use crate::runtime::{Ready, Runtime};
 use crate::source::Source;
+use crate::stdin::{SharedStdin, StdinSource};
 
 /// Default wall-clock limit of one `execute` call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -291,6 +294,8 @@ impl SandboxBuilder {
         let stderr = CapturedOutput::new(self.output_limit).with_listener(Stream::Stderr, self.output_handler.clone());
         let mut wasi = guest_wasi(&stdout, &stderr, &ready.stdlib_dir, ready.site_dir.as_deref())?;
         wasi.monotonic_clock(SandboxMonotonicClock::new());
+        let stdin = SharedStdin::default();
+        wasi.stdin(stdin.clone());
         let state = State::new(wasi.build(), self.memory_limit).with_callbacks(Arc::new(self.callbacks.clone()));
         let mut store = Store::new(&ready.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -316,6 +321,7 @@ impl SandboxBuilder {
         Ok(Sandbox {
             store,
             bindings,
+            stdin,
             stdout,
             stderr,
             limits,
@@ -325,6 +331,14 @@ impl SandboxBuilder {
             _runtime: self.runtime,
         })
     }
+}
+
+/// One call into the guest's `python` interface.
+#[derive(Clone, Copy)]
+enum GuestCall<'a> {
+    Execute(&'a str),
+    Run(&'a guest::Program),
+    IsComplete(&'a str),
 }
 
 /// The per-execute limits a sandbox keeps from its builder (not its inputs: those may be large).
@@ -339,6 +353,7 @@ struct Limits {
 pub struct Sandbox {
     store: Store<State>,
     bindings: bindings::Sandbox,
+    stdin: SharedStdin,
     stdout: CapturedOutput,
     stderr: CapturedOutput,
     limits: Limits,
@@ -366,7 +381,9 @@ impl Sandbox {
         self.from
     }
 
-    /// Runs `code` as module-level Python code and returns what it printed.
+    /// Runs `code` as module-level Python code and returns what it printed. The guest's stdin
+    /// is empty; [`run`](Self::run) gives it stdin, `sys.argv` and the other ways of running.
+    /// `sys.exit()` ends the code with [`Failure::SystemExit`].
     ///
     /// Blocks this thread; from async code use [`execute_async`](Self::execute_async).
     pub fn execute(&mut self, code: &str) -> Result<Output, ExecuteError> {
@@ -378,6 +395,37 @@ impl Sandbox {
     /// tokio runtime with timers and I/O enabled. The timeout counts all of it, so the
     /// execute ends at its deadline even while the guest sleeps or waits on a callback.
     pub async fn execute_async(&mut self, code: &str) -> Result<Output, ExecuteError> {
+        self.call(GuestCall::Execute(code), StdinSource::default()).await.map(|(output, _)| output)
+    }
+
+    /// Runs a [`Program`] (a file, `-c` code, a module, a REPL entry) with its `sys.argv` and
+    /// stdin, as `python` runs it; globals persist as with [`execute`](Self::execute).
+    ///
+    /// Blocks this thread; from async code use [`run_async`](Self::run_async).
+    pub fn run(&mut self, program: &Program) -> Result<Output, ExecuteError> {
+        exec::block_on(self.run_async(program))
+    }
+
+    /// Runs a [`Program`] like [`run`](Self::run), without blocking the thread (see
+    /// [`execute_async`](Self::execute_async)).
+    pub async fn run_async(&mut self, program: &Program) -> Result<Output, ExecuteError> {
+        let guest = program.to_guest();
+        self.call(GuestCall::Run(&guest), program.stdin.clone()).await.map(|(output, _)| output)
+    }
+
+    /// Whether `source` is a complete REPL entry, decided in the guest as Python's own REPL
+    /// decides it (`codeop`): false while it needs more lines (an open block, bracket or
+    /// string). `source` is the entry's lines joined by newlines without a final one, as
+    /// `code.InteractiveConsole` joins them, so an empty last line ends a block. Invalid source
+    /// is complete: running it shows the error. Runs under the sandbox's limits, like an execute.
+    pub fn is_complete(&mut self, source: &str) -> Result<bool, ExecuteError> {
+        exec::block_on(self.call(GuestCall::IsComplete(source), StdinSource::default())).map(|(_, complete)| complete)
+    }
+
+    /// Calls into the guest under this sandbox's limits (timeout, fuel, cancellation), with
+    /// `stdin` for the guest to read, and collects what it printed and how it ended. The bool
+    /// is what `is-complete` answered (true for the other calls).
+    async fn call(&mut self, call: GuestCall<'_>, stdin: StdinSource) -> Result<(Output, bool), ExecuteError> {
         let started = Instant::now();
         if let Some(reason) = &self.stopped {
             return Err(ExecuteError::new(Failure::Stopped(reason.clone()), Output::default()));
@@ -390,16 +438,27 @@ impl Sandbox {
         self.store.data_mut().host_calls.begin_execute();
         let signal = self.cancel.begin();
         let deadline = started + self.limits.timeout;
-        let call = self.bindings.eryx_sandbox_python().call_execute(&mut self.store, code);
+        self.stdin.set(stdin);
+        let python = self.bindings.eryx_sandbox_python();
+        let store = &mut self.store;
+        let call = async move {
+            match call {
+                GuestCall::Execute(code) => python.call_execute(store, code).await.map(|r| r.map(|()| true)),
+                GuestCall::Run(program) => python.call_run(store, program).await.map(|r| r.map(|()| true)),
+                GuestCall::IsComplete(source) => python.call_is_complete(store, source).await.map(Ok),
+            }
+        };
         let result = exec::race(call, deadline, &signal).await;
+        self.stdin.set(StdinSource::default());
         self.cancel.end();
         self.store.data_mut().host_calls.stop_all();
         let (stdout, stdout_cut) = self.stdout.take();
         let (stderr, stderr_cut) = self.stderr.take();
         let output = Output { stdout, stderr, duration: started.elapsed(), truncated: stdout_cut || stderr_cut };
         let failure = match result {
-            Ok(Ok(Ok(()))) => return Ok(output),
-            Ok(Ok(Err(exception))) => Failure::Python(Box::new(PythonException::new(
+            Ok(Ok(Ok(answer))) => return Ok((output, answer)),
+            Ok(Ok(Err(GuestFailure::Exit(status)))) => Failure::SystemExit(status),
+            Ok(Ok(Err(GuestFailure::Exception(exception)))) => Failure::Python(Box::new(PythonException::new(
                 exception.type_name,
                 exception.message,
                 exception.traceback,

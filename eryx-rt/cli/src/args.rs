@@ -93,7 +93,6 @@ impl RunArgs {
 
     /// `sys.argv` as python sets it for this invocation (`argv[0]` of `-m` is replaced by the
     /// module's file inside the guest, as runpy does).
-    #[allow(dead_code)] // until the guest takes `sys.argv` per run
     pub(crate) fn argv(&self) -> Vec<String> {
         let rest = self.args.iter().map(|arg| arg.to_string_lossy().into_owned());
         match (&self.code, &self.module, self.args.is_empty()) {

@@ -8,6 +8,8 @@
 pub(crate) const SUCCESS: u8 = 0;
 /// An exception escaped the program (its traceback is on stderr), as in Python.
 pub(crate) const EXCEPTION: u8 = 1;
+/// A usage error, or a program file that cannot be opened, as in Python.
+pub(crate) const USAGE: u8 = 2;
 /// A limit was hit (time, memory, fuel) or the guest trapped.
 pub(crate) const LIMIT: u8 = 2;
 /// The sandbox could not be created, or an input of eryx itself was wrong.
@@ -16,7 +18,9 @@ pub(crate) const SETUP_FAILED: u8 = 3;
 /// The text `--help` shows after the options.
 pub(crate) const HELP: &str = "\
 Exit status:
-  0    the program ran to its end
-  1    an exception escaped the program (traceback on stderr)
-  2    a limit was hit (--timeout, --memory, --fuel) or the guest trapped; also a usage error
-  3    the sandbox could not be created (a bad wheel, a bad flag value, an unreadable file)";
+  0    the program ran to its end, or called sys.exit() / sys.exit(0)
+  N    the program called sys.exit(N) (the low 8 bits of N, as for python)
+  1    an exception escaped the program (traceback on stderr), or sys.exit('message')
+  2    a limit was hit (--timeout, --memory, --fuel) or the guest trapped; also, as for
+       python, a usage error or a program file that cannot be opened
+  3    the sandbox could not be created (a bad wheel, a bad flag value)";

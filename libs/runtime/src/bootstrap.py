@@ -3,7 +3,7 @@
 import sys
 import traceback
 
-from eryx import _run_code
+from eryx import _TOP_LEVEL_AWAIT, _run_code
 
 _main = sys.modules["__main__"].__dict__
 
@@ -40,13 +40,12 @@ def _describe(exc, skip_frames):
 
 
 def execute(code):
-    """None on success, else (type name, message, traceback) of the escaping exception."""
+    """None on success, an int for SystemExit (see `_exit_status`), else the escaping
+    exception's (type name, message, traceback)."""
     try:
         _run_code(code, _main)  # eryx.py: runs top-level `await` on an event loop
     except SystemExit as exc:
-        if exc.code in (None, 0):
-            return None
-        return _describe(exc, 2)
+        return _exit_status(exc)
     except BaseException as exc:
         return _describe(exc, 2)
     finally:
@@ -91,3 +90,68 @@ def after_restore(_):
         import time
         logging._startTime = time.time_ns()
     return None
+
+
+# --- Programs as `python` runs them: files, `-c`, `-m`, REPL entries, exit statuses. ---
+
+
+def _exit_status(exc):
+    """The status `python` exits with for this SystemExit, as an int that fits in 32 bits.
+
+    None is 0; an int is the status (wrapped as C's cast to int wraps it); anything else is
+    printed to stderr, as Python prints it, and gives 1.
+    """
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return ((code + (1 << 31)) % (1 << 32)) - (1 << 31)
+    try:
+        sys.stderr.write(f"{code}\n")
+    except BaseException:
+        pass
+    return 1
+
+
+def _run_module(name):
+    """`python -m NAME`: what runpy's `_run_module_as_main` does, with eryx's message."""
+    import runpy
+
+    try:
+        name, spec, code = runpy._get_module_details(name, runpy._Error)
+    except runpy._Error as exc:
+        raise SystemExit(f"eryx: {exc}") from None
+    sys.argv[0] = spec.origin
+    runpy._run_code(code, _main, None, "__main__", spec)
+
+
+def run(mode, source, filename, argv):
+    """Runs a program (see `program` in eryx.wit); same result convention as `execute`."""
+    try:
+        if argv is not None:
+            sys.argv = list(argv)
+        if mode == "module":
+            _run_module(source.decode("utf-8", "surrogateescape"))
+        else:
+            if mode == "file" and not filename.startswith("<"):
+                _main["__file__"] = filename
+            _run_code(source, _main, filename, "single" if mode == "statement" else "exec")
+    except SystemExit as exc:
+        return _exit_status(exc)
+    except BaseException as exc:
+        return _describe(exc, 2)
+    finally:
+        _flush()
+    return None
+
+
+def is_complete(source):
+    """False when the REPL must ask for more lines, as Python's own REPL decides (codeop)."""
+    import codeop
+
+    compiler = codeop.CommandCompiler()
+    compiler.compiler.flags |= _TOP_LEVEL_AWAIT
+    try:
+        return compiler(source, "<stdin>", "single") is not None
+    except (SyntaxError, ValueError, OverflowError, MemoryError):
+        return True

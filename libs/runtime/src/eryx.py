@@ -279,9 +279,11 @@ _TOP_LEVEL_AWAIT = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE
 
 
-def _run_code(source, namespace):
-    """Runs `source` in `namespace`; code with top-level `await` runs on a new event loop."""
-    code = compile(source, "<sandbox>", "exec", flags=_TOP_LEVEL_AWAIT)
+def _run_code(source, namespace, filename="<sandbox>", mode="exec"):
+    """Runs `source` (str, or bytes honouring a coding declaration) in `namespace`, compiled
+    in `mode` (`single`: a REPL entry, whose expression values are displayed); code with
+    top-level `await` runs on a new event loop."""
+    code = compile(source, filename, mode, flags=_TOP_LEVEL_AWAIT)
     if not code.co_flags & _CO_COROUTINE:
         exec(code, namespace)
         return
@@ -292,6 +294,6 @@ def _run_code(source, namespace):
     except BaseException as exc:
         # Show the traceback from the user's code on, not through asyncio's runner.
         tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename != "<sandbox>":
+        while tb is not None and tb.tb_frame.f_code.co_filename != filename:
             tb = tb.tb_next
         raise exc.with_traceback(tb or exc.__traceback__)

@@ -91,6 +91,11 @@ unsafe extern "C" {
     pub fn Py_DecRef(object: *mut PyObject);
     pub fn Py_IncRef(object: *mut PyObject);
     pub static mut _Py_NoneStruct: PyObject;
+    pub static mut PyLong_Type: PyObject;
+    pub fn PyObject_IsInstance(object: *mut PyObject, class: *mut PyObject) -> c_int;
+    pub fn PyObject_IsTrue(object: *mut PyObject) -> c_int;
+    pub fn PyObject_CallObject(callable: *mut PyObject, args: *mut PyObject) -> *mut PyObject;
+    pub fn PyBytes_FromStringAndSize(data: *const c_char, size: PySsizeT) -> *mut PyObject;
 
     // wasi-libc.
     pub fn fflush(stream: *mut c_void) -> c_int;

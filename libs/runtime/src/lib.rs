@@ -8,12 +8,13 @@
 
 mod ffi;
 mod host_calls;
+mod program;
 
 use std::cell::Cell;
 use std::ffi::{CStr, CString, c_char};
 use std::ptr;
 
-use exports::eryx::sandbox::python::{Exception, Guest};
+use exports::eryx::sandbox::python::{Exception, Failure, Guest, Program};
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -43,12 +44,25 @@ impl Guest for Runtime {
         let namespace = resumed_interpreter()?;
         let result = call(namespace, c"import_modules", &modules.join("\n"));
         prepare_for_snapshot();
-        result
+        result.map_err(exception_of)
     }
 
-    fn execute(code: String) -> Result<(), Exception> {
-        let namespace = resumed_interpreter()?;
+    fn execute(code: String) -> Result<(), Failure> {
+        let namespace = resumed_interpreter().map_err(Failure::Exception)?;
         call(namespace, c"execute", &code)
+    }
+
+    fn run(program: Program) -> Result<(), Failure> {
+        let namespace = resumed_interpreter().map_err(Failure::Exception)?;
+        program::run(namespace, program)
+    }
+
+    fn is_complete(source: String) -> bool {
+        match resumed_interpreter() {
+            Ok(namespace) => program::is_complete(namespace, &source),
+            // Running it will show what is wrong.
+            Err(_) => true,
+        }
     }
 }
 
@@ -56,7 +70,7 @@ impl Guest for Runtime {
 fn resumed_interpreter() -> Result<*mut ffi::PyObject, Exception> {
     let namespace = interpreter()?;
     if RESUME_PENDING.replace(false) {
-        call(namespace, c"after_restore", "")?;
+        call(namespace, c"after_restore", "").map_err(exception_of)?;
     }
     Ok(namespace)
 }
@@ -79,6 +93,14 @@ fn prepare_for_snapshot() {
 }
 
 export!(Runtime);
+
+/// A failure where only an exception can be reported (an exit there is one, too).
+fn exception_of(failure: Failure) -> Exception {
+    match failure {
+        Failure::Exception(exception) => exception,
+        Failure::Exit(status) => self::failure("SystemExit", format!("exited with status {status}")),
+    }
+}
 
 fn failure(type_name: &str, message: impl Into<String>) -> Exception {
     Exception { type_name: type_name.into(), message: message.into(), traceback: String::new() }
@@ -164,34 +186,48 @@ unsafe fn start_interpreter() -> Result<(), Exception> {
     }
 }
 
-/// Calls `namespace[function](argument)`, which returns None or a (type, message, traceback) tuple.
-fn call(namespace: *mut ffi::PyObject, function: &CStr, argument: &str) -> Result<(), Exception> {
+/// Calls `namespace[function](argument)` (see [`outcome`] for what it returns).
+fn call(namespace: *mut ffi::PyObject, function: &CStr, argument: &str) -> Result<(), Failure> {
     // SAFETY: the interpreter runs and the namespace is the live bootstrap module dict.
     unsafe {
         let callable = ffi::PyDict_GetItemString(namespace, function.as_ptr());
         if callable.is_null() {
-            return Err(failure("RuntimeError", "the bootstrap module lost its functions"));
+            return Err(Failure::Exception(failure("RuntimeError", "the bootstrap module lost its functions")));
         }
         let text = ffi::PyUnicode_FromStringAndSize(argument.as_ptr().cast(), argument.len() as isize);
         if text.is_null() {
-            return Err(python_error("cannot pass the code to Python"));
+            return Err(Failure::Exception(python_error("cannot pass the code to Python")));
         }
         let result = ffi::PyObject_CallOneArg(callable, text);
         ffi::Py_DecRef(text);
         if result.is_null() {
-            return Err(python_error("the bootstrap function failed"));
+            return Err(Failure::Exception(python_error("the bootstrap function failed")));
         }
-        let outcome = if result == ptr::addr_of_mut!(ffi::_Py_NoneStruct) {
-            Ok(())
-        } else {
-            Err(Exception {
-                type_name: tuple_str(result, 0),
-                message: tuple_str(result, 1),
-                traceback: tuple_str(result, 2),
-            })
-        };
+        let outcome = outcome(result);
         ffi::Py_DecRef(result);
         outcome
+    }
+}
+
+/// Reads what a bootstrap function returned: None on success, an int for `SystemExit` (the
+/// exit status), or a (type, message, traceback) tuple for an exception.
+///
+/// # Safety
+/// The interpreter runs and `result` is a live object.
+unsafe fn outcome(result: *mut ffi::PyObject) -> Result<(), Failure> {
+    unsafe {
+        if result == ptr::addr_of_mut!(ffi::_Py_NoneStruct) {
+            return Ok(());
+        }
+        if ffi::PyObject_IsInstance(result, ptr::addr_of_mut!(ffi::PyLong_Type)) == 1 {
+            // bootstrap.py wraps the status to 32 bits, so this conversion is exact.
+            return Err(Failure::Exit(ffi::PyLong_AsLongLong(result) as i32));
+        }
+        Err(Failure::Exception(Exception {
+            type_name: tuple_str(result, 0),
+            message: tuple_str(result, 1),
+            traceback: tuple_str(result, 2),
+        }))
     }
 }
 
@@ -212,7 +248,7 @@ unsafe fn tuple_str(tuple: *mut ffi::PyObject, index: isize) -> String {
 }
 
 /// Reports a failure of the runtime's own Python calls; the details go to the guest's stderr.
-fn python_error(context: &str) -> Exception {
+pub(crate) fn python_error(context: &str) -> Exception {
     unsafe { ffi::PyErr_Print() };
     failure("RuntimeError", format!("eryx runtime: {context} (details on stderr)"))
 }
