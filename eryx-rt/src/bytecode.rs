@@ -179,7 +179,7 @@ fn make_pack(preinitializer: &Preinitializer, tree: Tree<'_>, pack: &Path) -> Re
     let code = format!("ROOTS = [{:?}]\nOUT = {out:?}\n{PACK_SCRIPT}", tree.guest_root());
     // The base component: the bytecode depends only on the interpreter, which every component shares.
     preinitializer.run_trusted(&crate::base::base_component(), wasi, &code, &stderr)?.map_err(PackError::Raised)?;
-    tracing::debug!(summary = %stdout.take().0.trim(), "packed bytecode");
+    tracing::debug!(summary = %stdout.take_text().trim(), "packed bytecode");
 
     let written = staging.path().join("pack");
     let bytes = std::fs::read(&written).map_err(io(&written))?;

@@ -133,11 +133,11 @@ impl Preinitializer {
                 return Err(PreinitError::Import {
                     imports: imports.to_vec(),
                     traceback: exception.traceback,
-                    stderr: stderr.take().0,
+                    stderr: stderr.take_text(),
                 }
                 .into());
             }
-            Err(error) => return Err(PreinitError::Trap { error, stderr: stderr.take().0 }.into()),
+            Err(error) => return Err(PreinitError::Trap { error, stderr: stderr.take_text() }.into()),
         }
         let initialized_at = started.elapsed();
 
@@ -196,10 +196,10 @@ impl Preinitializer {
         match sandbox.eryx_sandbox_python().call_execute(&mut store, code) {
             Ok(Ok(())) => Ok(Ok(())),
             Ok(Err(GuestFailure::Exception(exception))) => {
-                Ok(Err(format!("{}{}", exception.traceback, stderr.take().0)))
+                Ok(Err(format!("{}{}", exception.traceback, stderr.take_text())))
             }
-            Ok(Err(GuestFailure::Exit(status))) => Ok(Err(format!("exited with status {status}\n{}", stderr.take().0))),
-            Err(error) => Err(PreinitError::Trap { error, stderr: stderr.take().0 }),
+            Ok(Err(GuestFailure::Exit(status))) => Ok(Err(format!("exited with status {status}\n{}", stderr.take_text()))),
+            Err(error) => Err(PreinitError::Trap { error, stderr: stderr.take_text() }),
         }
     }
 }

@@ -454,7 +454,7 @@ impl Sandbox {
         self.store.data_mut().host_calls.stop_all();
         let (stdout, stdout_cut) = self.stdout.take();
         let (stderr, stderr_cut) = self.stderr.take();
-        let output = Output { stdout, stderr, duration: started.elapsed(), truncated: stdout_cut || stderr_cut };
+        let output = Output::from_bytes(stdout, stderr, started.elapsed(), stdout_cut || stderr_cut);
         let failure = match result {
             Ok(Ok(Ok(answer))) => return Ok((output, answer)),
             Ok(Ok(Err(GuestFailure::Exit(status)))) => Failure::SystemExit(status),

@@ -191,3 +191,16 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+#[test]
+fn writes_every_byte_raw_and_says_when_output_was_cut() {
+    let out = eryx(&["-c", "import sys; sys.stdout.write('y' * 200_000); print('END')"]);
+    assert_eq!(out.stdout.len(), 200_004, "stderr: {}", text(&out.stderr));
+    assert!(out.stdout.ends_with(b"yEND\n"));
+    let out = eryx(&["-c", "import os; os.write(1, b'\\xff\\xfe ok'); os.write(2, b'\\x80')"]);
+    assert_eq!(out.stdout, b"\xff\xfe ok");
+    assert_eq!(out.stderr, b"\x80");
+    let out = eryx(&["-c", "print('y' * (17 << 20))"]);
+    assert_eq!(out.stdout.len(), eryx_rt::DEFAULT_OUTPUT_LIMIT);
+    assert!(text(&out.stderr).contains("output beyond the limit was dropped"), "{}", text(&out.stderr));
+}

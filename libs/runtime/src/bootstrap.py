@@ -1,11 +1,58 @@
 # Loaded by the eryx guest runtime right after the interpreter starts. It owns the policy of
 # running user code: where it runs, how an escaping exception is reported, what is flushed.
+import io
+import os
 import sys
 import traceback
 
 from eryx import _TOP_LEVEL_AWAIT, _run_code
 
 _main = sys.modules["__main__"].__dict__
+
+
+class _WholeWriter(io.RawIOBase):
+    """A raw stdio stream whose `write` writes everything it is given.
+
+    With unbuffered stdio (kept so that `print` and `os.write(1, ...)` appear in program
+    order), CPython's text streams write straight to a raw FileIO and ignore a short count:
+    whatever a short `write` did not take was lost. This raw stream writes the rest.
+    """
+
+    def __init__(self, fd, name):
+        super().__init__()
+        self._fd = fd
+        self.name = name
+        self.mode = "wb"
+
+    def fileno(self):
+        return self._fd
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def write(self, data):
+        done = os.write(self._fd, data)
+        total = len(data) if isinstance(data, bytes) else memoryview(data).nbytes
+        if done < total:
+            view = memoryview(data).cast("B")
+            while done < total:
+                written = os.write(self._fd, view[done:])
+                if written <= 0:
+                    raise OSError(f"{self.name}: the host accepted no bytes")
+                done += written
+        return total
+
+
+def _whole_stdio(stream, fd, name):
+    raw = _WholeWriter(fd, name)
+    return io.TextIOWrapper(raw, encoding=stream.encoding, errors=stream.errors, newline="\n", write_through=True)
+
+
+sys.stdout = sys.__stdout__ = _whole_stdio(sys.__stdout__, 1, "<stdout>")
+sys.stderr = sys.__stderr__ = _whole_stdio(sys.__stderr__, 2, "<stderr>")
 
 
 def _flush():
