@@ -198,7 +198,9 @@ impl Preinitializer {
             Ok(Err(GuestFailure::Exception(exception))) => {
                 Ok(Err(format!("{}{}", exception.traceback, stderr.take_text())))
             }
-            Ok(Err(GuestFailure::Exit(status))) => Ok(Err(format!("exited with status {status}\n{}", stderr.take_text()))),
+            Ok(Err(GuestFailure::Exit(status))) => {
+                Ok(Err(format!("exited with status {status}\n{}", stderr.take_text())))
+            }
             Err(error) => Err(PreinitError::Trap { error, stderr: stderr.take_text() }),
         }
     }
