@@ -65,6 +65,9 @@ pub enum BuildError {
         "an embedded component is linked at build time: list extra wheels in [package.metadata.eryx] instead of adding them at run time"
     )]
     EmbeddedWithInputs,
+    /// A host folder could not be mounted.
+    #[error(transparent)]
+    Mount(#[from] crate::fs::MountError),
 }
 
 fn origins_note(origins: &[(String, String)]) -> String {

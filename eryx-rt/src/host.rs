@@ -17,6 +17,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::callbacks::Registry;
 use crate::error::BuildError;
+use crate::fs::{self, Files, FsHost, FsView, Mount, Scratch, ScratchLimits};
 use crate::host_calls::HostCalls;
 use crate::output::CapturedOutput;
 
@@ -29,24 +30,45 @@ pub(crate) struct State {
     pub(crate) deadline: Instant,
     /// The guest's calls to host callbacks.
     pub(crate) host_calls: HostCalls,
+    /// The guest's private scratch space (`/tmp`, `/home/sandbox`), see [`crate::fs`].
+    scratch: Scratch,
 }
 
 impl State {
-    /// A state whose guest may grow its linear memory up to `memory_limit` bytes.
-    pub(crate) fn new(wasi: WasiCtx, memory_limit: usize) -> Self {
+    /// A state whose guest may grow its linear memory up to `memory_limit` bytes, with an empty
+    /// scratch space bounded by `scratch_limits`.
+    pub(crate) fn new(wasi: WasiCtx, memory_limit: usize, scratch_limits: ScratchLimits) -> Self {
         State {
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter { limit: memory_limit, refused: false },
             deadline: Instant::now(),
             host_calls: HostCalls::new(Arc::new(Registry::default())),
+            scratch: Scratch::new(scratch_limits),
         }
+    }
+
+    /// The host's handle on the scratch space.
+    pub(crate) fn files(&self) -> Files {
+        self.scratch.files()
     }
 
     /// This state, offering the callbacks of `registry` to the guest.
     pub(crate) fn with_callbacks(mut self, registry: Arc<Registry>) -> Self {
         self.host_calls = HostCalls::new(registry);
         self
+    }
+}
+
+impl FsHost for State {
+    fn fs(&mut self) -> FsView<'_> {
+        FsView {
+            wasi: wasmtime_wasi::filesystem::WasiFilesystemCtxView {
+                ctx: self.wasi.filesystem(),
+                table: &mut self.table,
+            },
+            scratch: &mut self.scratch,
+        }
     }
 }
 
@@ -88,10 +110,12 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// The linker of pre-initialisation: WASI 0.2 and host calls, synchronous.
+/// The linker of pre-initialisation: WASI 0.2 (its file system with the scratch space added,
+/// [`crate::fs`]) and host calls, synchronous.
 pub(crate) fn linker(engine: &Engine) -> Linker<State> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("WASI interfaces register once on a new linker");
+    fs::add_to_linker_sync(&mut linker).expect("the scratch file system replaces WASI's once");
     crate::preinit_bindings::eryx::sandbox::host_calls::add_to_linker::<State, HostCallsOf>(&mut linker, |state| {
         &mut state.host_calls
     })
@@ -99,11 +123,13 @@ pub(crate) fn linker(engine: &Engine) -> Linker<State> {
     linker
 }
 
-/// The linker of sandboxes: WASI 0.2 and host calls, asynchronous (a waiting guest does not
-/// block its thread, and its waits can be abandoned at the deadline).
+/// The linker of sandboxes: WASI 0.2 (its file system with the scratch space added) and host
+/// calls, asynchronous (a waiting guest does not block its thread, and its waits can be
+/// abandoned at the deadline).
 pub(crate) fn async_linker(engine: &Engine) -> Linker<State> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).expect("WASI interfaces register once on a new linker");
+    fs::add_to_linker_async(&mut linker).expect("the scratch file system replaces WASI's once");
     crate::bindings::eryx::sandbox::host_calls::add_to_linker::<State, HostCallsOf>(&mut linker, |state| {
         &mut state.host_calls
     })
@@ -112,23 +138,28 @@ pub(crate) fn async_linker(engine: &Engine) -> Linker<State> {
 }
 
 /// The WASI context of every guest, sandbox or pre-initialisation alike: captured stdio, no
-/// network, no environment, the standard library and site-packages mounted read-only.
+/// network, no environment, the standard library and site-packages mounted read-only, and the
+/// user's host-folder `mounts` (checked by the caller). The scratch space is in [`State`].
 pub(crate) fn guest_wasi(
     stdout: &CapturedOutput,
     stderr: &CapturedOutput,
     stdlib: &Path,
     site_dir: Option<&Path>,
+    mounts: &[Mount],
 ) -> Result<WasiCtxBuilder, BuildError> {
     let mut wasi = WasiCtxBuilder::new();
     wasi.stdout(stdout.clone()).stderr(stderr.clone());
     wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
-    let mounts = [(Some(stdlib), eryx_libs::STDLIB_GUEST_DIR), (site_dir, eryx_libs::SITE_PACKAGES_GUEST_DIR)];
-    for (host, guest) in mounts {
+    let own = [(Some(stdlib), eryx_libs::STDLIB_GUEST_DIR), (site_dir, eryx_libs::SITE_PACKAGES_GUEST_DIR)];
+    for (host, guest) in own {
         let Some(host) = host else { continue };
         wasi.preopened_dir(host, guest, FsPerms::ReadOnly).map_err(|e| BuildError::Io {
             path: host.to_path_buf(),
             source: std::io::Error::other(e.into_boxed_dyn_error()),
         })?;
+    }
+    for mount in mounts {
+        mount.apply(&mut wasi)?;
     }
     Ok(wasi)
 }

@@ -14,7 +14,10 @@
 //!
 //! Each [`Sandbox`] is one CPython interpreter in its own wasmtime store: its own memory cap,
 //! wall-clock timeout (epoch interruption) and optional fuel budget. The guest sees a
-//! read-only standard library and nothing else of the host. A limit or a crash stops that
+//! read-only standard library, its own private scratch space in memory (`/tmp` and the working
+//! folder `/home/sandbox`, bounded, gone with the sandbox; the host reaches it through
+//! [`Sandbox::files`]), the host folders it was given ([`SandboxBuilder::mount`]), and nothing
+//! else of the host. A limit or a crash stops that
 //! sandbox only; the process goes on and can create new ones.
 //!
 //! Start-up cost is dominated by compiling the component and starting Python, which happen
@@ -52,6 +55,8 @@
 //!     |
 //!  host_calls  the guest's calls to host callbacks (per store)
 //!     |
+//!  fs          scratch space (in memory), its wasi:filesystem, host mounts, Files
+//!     |
 //!  callbacks   engine      files       output      error           (leaves)
 //! ```
 //!
@@ -68,6 +73,8 @@
 //! * `program`: [`Program`], what [`Sandbox::run`] runs (file, `-c`, `-m`, REPL entry; argv, stdin);
 //!   `stdin`: the guest's stdin, refilled before each run (beside `output` in the layers).
 //! * `exec`: an execute raced against its deadline and [`CancelHandle`]; the blocking wrapper.
+//! * `fs`: the guest's file system: a private, bounded, in-memory scratch space per sandbox
+//!   (`/tmp`, `/home/sandbox`), host folders mounted on request, and [`Files`] for the host.
 //! * `component`: compiled components by key ([`LoadedFrom`] says from where).
 //! * `preinit`: pre-initialised snapshots (wasmtime-wizer).
 //! * `late`, `embedded`, `base`: the three ways a component is linked; `source` unites them.
@@ -104,6 +111,7 @@ mod entry_check;
 mod error;
 mod exec;
 mod files;
+mod fs;
 mod host;
 mod host_calls;
 mod late;
@@ -121,6 +129,12 @@ pub use component::LoadedFrom;
 pub use embedded::Embedded;
 pub use error::{BuildError, ExecuteError, Failure, GuestTrap, PreinitError, PythonException};
 pub use exec::CancelHandle;
+#[doc(hidden)]
+pub use fs::bench_new_scratch;
+pub use fs::{
+    DEFAULT_SCRATCH_BYTES, DEFAULT_SCRATCH_ENTRIES, FileEntry, FileKind, Files, FilesError, HOME_GUEST_DIR, Mount,
+    MountError, ScratchLimits, TMP_GUEST_DIR,
+};
 pub use output::{DEFAULT_OUTPUT_LIMIT, Output, OutputHandler, Stream};
 pub use program::Program;
 pub use runtime::{Runtime, RuntimeBuilder};

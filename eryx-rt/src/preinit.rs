@@ -44,6 +44,7 @@ use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
 use crate::clocks::{PreinitMonotonicClock, PreinitWallClock};
 use crate::error::{BuildError, PreinitError};
+use crate::fs::ScratchLimits;
 use crate::host::{State, guest_wasi, linker};
 use crate::output::CapturedOutput;
 use crate::preinit_bindings as bindings;
@@ -113,9 +114,9 @@ impl Preinitializer {
 
         let stdout = CapturedOutput::new(1 << 20);
         let stderr = CapturedOutput::new(1 << 20);
-        let mut wasi = guest_wasi(&stdout, &stderr, stdlib_dir, site_dir)?;
+        let mut wasi = guest_wasi(&stdout, &stderr, stdlib_dir, site_dir, &[])?;
         wasi.wall_clock(PreinitWallClock::default()).monotonic_clock(PreinitMonotonicClock::default());
-        let mut store = Store::new(&self.engine, State::new(wasi.build(), usize::MAX));
+        let mut store = Store::new(&self.engine, State::new(wasi.build(), usize::MAX, ScratchLimits::default()));
         // A pre-initialisation that runs too long (a module that never finishes importing) is
         // stopped: the engine's ticker advances the epoch, and each tick checks the time taken.
         store.set_epoch_deadline(1);
@@ -183,7 +184,7 @@ impl Preinitializer {
         let step = |step: &'static str| move |error| PreinitError::Step { step, error };
         let (_, instrumented) = Wizer::new().instrument_component(component).map_err(step("instrument"))?;
         let compiled = self.compile_instrumented(&instrumented).map_err(step("compile"))?;
-        let mut store = Store::new(&self.engine, State::new(wasi.build(), usize::MAX));
+        let mut store = Store::new(&self.engine, State::new(wasi.build(), usize::MAX, ScratchLimits::default()));
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             if started.elapsed() > PREINIT_TIMEOUT {

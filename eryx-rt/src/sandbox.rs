@@ -4,8 +4,9 @@
 //! Building is one match (which [`Source`] the inputs make) and one [`Runtime::load`]; then a
 //! store and an instantiation through the pre-resolved component, so creating a sandbox from a
 //! cached component takes about a millisecond. The guest sees the read-only standard library,
-//! optionally read-only site-packages, and nothing else of the host: no other files, no
-//! environment variables, no network.
+//! optionally read-only site-packages, its own in-memory scratch space and the host folders it
+//! was given (see `crate::fs`), and nothing else of the host: no other files, no environment
+//! variables, no network.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::embedded::Embedded;
 use crate::engine::Metering;
 use crate::error::{BuildError, ExecuteError, Failure, GuestTrap, PythonException};
 use crate::exec::{self, CancelHandle, Interrupted};
+use crate::fs::{Files, Mount, ScratchLimits};
 use crate::host::{State, guest_wasi};
 use crate::late::Input;
 use crate::output::{CapturedOutput, DEFAULT_OUTPUT_LIMIT, Listener, Output, Stream};
@@ -69,6 +71,8 @@ pub struct SandboxBuilder {
     embedded: Option<&'static Embedded>,
     callbacks: Registry,
     output_handler: Option<Listener>,
+    scratch_limits: ScratchLimits,
+    mounts: Vec<Mount>,
 }
 
 impl Runtime {
@@ -86,6 +90,8 @@ impl Runtime {
             embedded: None,
             callbacks: Registry::default(),
             output_handler: None,
+            scratch_limits: ScratchLimits::default(),
+            mounts: Vec::new(),
         }
     }
 }
@@ -253,6 +259,30 @@ impl SandboxBuilder {
         self
     }
 
+    /// Caps the sandbox's scratch space (`/tmp` and `/home/sandbox`, in memory): bytes of file
+    /// data and names, and the number of files, folders and symlinks. Beyond them the guest's
+    /// writes fail with `OSError` (`ENOSPC`). Defaults: [`DEFAULT_SCRATCH_BYTES`](crate::DEFAULT_SCRATCH_BYTES)
+    /// and [`DEFAULT_SCRATCH_ENTRIES`](crate::DEFAULT_SCRATCH_ENTRIES).
+    pub fn scratch_limits(mut self, limits: ScratchLimits) -> Self {
+        self.scratch_limits = limits;
+        self
+    }
+
+    /// Shows the host folder `host` to the guest at `guest` (an absolute path such as `/data`),
+    /// read-only. The guest cannot get out of it: `..` past its top, absolute paths and
+    /// symlinks leading out are refused.
+    pub fn mount(mut self, host: impl Into<PathBuf>, guest: impl Into<String>) -> Self {
+        self.mounts.push(Mount { host: host.into(), guest: guest.into(), writable: false });
+        self
+    }
+
+    /// Like [`mount`](Self::mount), but the guest may also create, change and delete files
+    /// there: on the host's disk, without a quota.
+    pub fn mount_writable(mut self, host: impl Into<PathBuf>, guest: impl Into<String>) -> Self {
+        self.mounts.push(Mount { host: host.into(), guest: guest.into(), writable: true });
+        self
+    }
+
     /// Creates the sandbox. Without extensions this uses the pre-linked base component;
     /// with them, a component linked for exactly this set (cached in memory and on disk).
     pub fn build(self) -> Result<Sandbox, BuildError> {
@@ -262,6 +292,9 @@ impl SandboxBuilder {
     }
 
     fn build_here(self) -> Result<Sandbox, BuildError> {
+        for mount in &self.mounts {
+            mount.check(&self.mounts)?;
+        }
         let source = match (self.embedded, self.inputs.is_empty()) {
             (Some(_), false) => return Err(BuildError::EmbeddedWithInputs),
             (Some(embedded), true) => {
@@ -292,11 +325,12 @@ impl SandboxBuilder {
         let started = Instant::now();
         let stdout = CapturedOutput::new(self.output_limit).with_listener(Stream::Stdout, self.output_handler.clone());
         let stderr = CapturedOutput::new(self.output_limit).with_listener(Stream::Stderr, self.output_handler.clone());
-        let mut wasi = guest_wasi(&stdout, &stderr, &ready.stdlib_dir, ready.site_dir.as_deref())?;
+        let mut wasi = guest_wasi(&stdout, &stderr, &ready.stdlib_dir, ready.site_dir.as_deref(), &self.mounts)?;
         wasi.monotonic_clock(SandboxMonotonicClock::new());
         let stdin = SharedStdin::default();
         wasi.stdin(stdin.clone());
-        let state = State::new(wasi.build(), self.memory_limit).with_callbacks(Arc::new(self.callbacks.clone()));
+        let state = State::new(wasi.build(), self.memory_limit, self.scratch_limits)
+            .with_callbacks(Arc::new(self.callbacks.clone()));
         let mut store = Store::new(&ready.engine, state);
         store.limiter(|state| &mut state.limiter);
         // Each epoch tick checks the wall clock, so a timeout holds even when the ticker thread
@@ -318,6 +352,7 @@ impl SandboxBuilder {
             exec::block_on(ready.loaded.pre.instantiate_async(&mut store)).map_err(BuildError::Instantiate)?;
         tracing::debug!(source = ?ready.from, elapsed = ?started.elapsed(), "sandbox ready");
         let limits = Limits { timeout: self.timeout, memory_limit: self.memory_limit, fuel: self.fuel };
+        let files = store.data().files();
         Ok(Sandbox {
             store,
             bindings,
@@ -328,6 +363,7 @@ impl SandboxBuilder {
             stopped: None,
             from: ready.from,
             cancel: CancelHandle::default(),
+            files,
             _runtime: self.runtime,
         })
     }
@@ -360,6 +396,7 @@ pub struct Sandbox {
     stopped: Option<String>,
     from: LoadedFrom,
     cancel: CancelHandle,
+    files: Files,
     /// Keeps the runtime's folders (a temporary cache folder) alive while the guest mounts them.
     _runtime: Runtime,
 }
@@ -379,6 +416,12 @@ impl Sandbox {
     /// Where this sandbox's compiled component came from (memory, disk or a fresh compile).
     pub fn loaded_from(&self) -> LoadedFrom {
         self.from
+    }
+
+    /// The host's handle on this sandbox's scratch space (`/tmp`, `/home/sandbox`): write
+    /// files in before an `execute`, read results out after it. See [`Files`].
+    pub fn files(&self) -> Files {
+        self.files.clone()
     }
 
     /// Runs `code` as module-level Python code and returns what it printed. The guest's stdin

@@ -59,12 +59,13 @@ fn the_snapshot_holds_a_started_interpreter_and_the_imports() {
     );
     // Importing binds the name as usual; the module is the one from the snapshot.
     assert_eq!(run(&mut sandbox, "import recorder; print(len(recorder.STDLIB_LISTING))"), "5\n");
-    // Nothing of the host: no environment, only the guest's own paths.
+    // Nothing of the host: no environment, only the guest's own paths; the working folder is
+    // the scratch home (see the `fs` module).
     let out = run(
         &mut sandbox,
         "import os, sys\nprint(dict(os.environ), [p for p in sys.path if not p.startswith(('/usr/local/lib/python3.14', '/site-packages'))], os.getcwd())",
     );
-    assert_eq!(out, "{} [] /\n");
+    assert_eq!(out, "{} [] /home/sandbox\n");
 }
 
 #[test]

@@ -7,6 +7,13 @@ import traceback
 
 from eryx import _TOP_LEVEL_AWAIT, _run_code
 
+# Start in the sandbox's scratch home folder (eryx-rt's `fs` module), so that relative paths
+# such as open("out.csv", "w") work. Done at start-up, so a snapshot keeps it too.
+try:
+    os.chdir("/home/sandbox")
+except OSError:
+    pass
+
 _main = sys.modules["__main__"].__dict__
 
 
