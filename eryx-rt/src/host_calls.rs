@@ -3,19 +3,21 @@
 //!
 //! A waited call (`call`) runs the callback inside the host import, so the guest is suspended
 //! (not the host thread: the import is async) until it answers. A started call (`start`, used
-//! by `await eryx.atools.NAME(...)`) is spawned as a tokio task, so any number of them run
-//! concurrently while the guest goes on; the guest's asyncio loop collects their results with
+//! by `await eryx.atools.NAME(...)`) is polled once: one that has nothing to wait for answers
+//! at once; any other is spawned as a tokio task, so any number of them run concurrently
+//! while the guest goes on; the guest's asyncio loop collects their results with
 //! `wait`, which is also how its timers wait. Everything a call leaves behind is stopped when
 //! the execute ends, times out or is cancelled, and when the sandbox is dropped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-use crate::bindings::eryx::sandbox::host_calls::{CallError, CallbackInfo, Completion, Host};
+use crate::bindings::eryx::sandbox::host_calls::{CallError, CallbackInfo, Completion, Host, Started};
 use crate::callbacks::{CallFailure, Registry};
 
 type Done = (u64, Result<String, CallFailure>);
@@ -110,17 +112,22 @@ impl Host for HostCalls {
         self.registry.invoke(callback, args).await.map_err(to_wit)
     }
 
-    async fn start(&mut self, name: String, args: String) -> Result<u64, CallError> {
+    async fn start(&mut self, name: String, args: String) -> Result<Started, CallError> {
         let callback = self.admit(&name, &args).map_err(to_wit)?;
+        let mut call = Box::pin(self.registry.invoke(callback, args));
+        // A callback with nothing to wait for answers on its first poll: the guest gets the
+        // result at once, without a task and a trip through its event loop.
+        if let Poll::Ready(outcome) = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await {
+            return outcome.map(Started::Finished).map_err(to_wit);
+        }
         let id = self.next_id;
         self.next_id += 1;
-        let call = self.registry.invoke(callback, args);
         let sender = self.done_sender.clone();
         let task = tokio::spawn(async move {
             let _ = sender.send((id, call.await));
         });
         self.started.insert(id, task.abort_handle());
-        Ok(id)
+        Ok(Started::Running(id))
     }
 
     async fn wait(&mut self, timeout_ns: Option<u64>) -> Vec<Completion> {
@@ -160,7 +167,11 @@ impl crate::preinit_bindings::eryx::sandbox::host_calls::Host for HostCalls {
         Err(not_while_snapshotting(&name))
     }
 
-    fn start(&mut self, name: String, _: String) -> Result<u64, SnapshotCallError> {
+    fn start(
+        &mut self,
+        name: String,
+        _: String,
+    ) -> Result<crate::preinit_bindings::eryx::sandbox::host_calls::Started, SnapshotCallError> {
         Err(not_while_snapshotting(&name))
     }
 

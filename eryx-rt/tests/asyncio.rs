@@ -3,19 +3,25 @@
 
 use std::time::Duration;
 
-use eryx_rt::{Failure, Sandbox, SandboxBuilder};
+use eryx_rt::{CallbackError, Failure, Sandbox, SandboxBuilder};
 use serde_json::json;
 
 fn builder() -> SandboxBuilder {
-    Sandbox::builder().timeout(Duration::from_secs(20)).callback(
-        "slow_echo",
-        "Waits ms milliseconds on the host, then returns value",
-        json!({"properties": {"value": {}, "ms": {"type": "integer"}}, "required": ["value", "ms"]}),
-        |args| async move {
-            tokio::time::sleep(Duration::from_millis(args["ms"].as_u64().unwrap_or(0))).await;
+    Sandbox::builder()
+        .timeout(Duration::from_secs(20))
+        .callback(
+            "slow_echo",
+            "Waits ms milliseconds on the host, then returns value",
+            json!({"properties": {"value": {}, "ms": {"type": "integer"}}, "required": ["value", "ms"]}),
+            |args| async move {
+                tokio::time::sleep(Duration::from_millis(args["ms"].as_u64().unwrap_or(0))).await;
+                Ok(args["value"].clone())
+            },
+        )
+        .callback("echo", "Returns value at once", json!({"properties": {"value": {}}}), |args| async move {
             Ok(args["value"].clone())
-        },
-    )
+        })
+        .callback("refuse", "Fails at once", json!({}), |_| async { Err(CallbackError::new("no, at once")) })
 }
 
 fn run(sandbox: &mut Sandbox, code: &str) -> String {
@@ -108,4 +114,21 @@ async fn asyncio_through_the_async_api() {
         .await
         .unwrap();
     assert_eq!(out.stdout, "['a', {'b': 1}]\n");
+}
+
+/// A callback with nothing to wait for answers `start` at once (no trip through the loop);
+/// mixed with waiting ones in a gather, every result lands in its place.
+#[test]
+fn callbacks_that_answer_at_once_mix_with_waiting_ones() {
+    let mut sandbox = builder().build().unwrap();
+    let out = run(
+        &mut sandbox,
+        "import asyncio\nfrom eryx import atools, CallbackError\n\
+         print(await atools.echo('now'))\n\
+         print(await asyncio.gather(atools.echo(1), atools.slow_echo(2, 20), atools.echo({'x': [3]})))\n\
+         try:\n    await atools.refuse()\nexcept CallbackError as e:\n    print(e.message, e.callback)",
+    );
+    assert_eq!(out, "now\n[1, 2, {'x': [3]}]\nno, at once refuse\n");
+    let code = "import asyncio\nfrom eryx import atools\nprint(asyncio.run(atools.echo('in asyncio.run')))";
+    assert_eq!(run(&mut sandbox, code), "in asyncio.run\n");
 }

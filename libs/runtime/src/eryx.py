@@ -25,7 +25,7 @@ import _eryx_host
 
 __all__ = ["tools", "atools", "CallbackError", "CallbackTimeout", "CallbackLimitError", "UnknownCallbackError"]
 
-_FAILED, _UNKNOWN, _TIMEOUT, _LIMIT = 1, 2, 3, 4
+_FAILED, _UNKNOWN, _TIMEOUT, _LIMIT, _FINISHED = 1, 2, 3, 4, 5
 
 
 class CallbackError(Exception):
@@ -68,7 +68,46 @@ def _callbacks():
     return _infos
 
 
+_codec = None
+
+
+def _json_codec():
+    """(dumps, loads) for host calls, built once: json.dumps with options and json.loads build
+    an encoder or run whitespace regexes on every call, which cost more than the host call."""
+    global _codec
+    if _codec is None:
+        import json
+        from json import decoder, encoder, scanner
+
+        def default(value):
+            raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+        make = encoder.c_make_encoder
+        if make is None:  # no C accelerator: the plain functions
+            dumper = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+        else:
+
+            def dumper(value):
+                # A fresh markers dict per call: circular references raise ValueError.
+                return "".join(make({}, default, encoder.encode_basestring, None, ":", ",", False, False, False)(value, 0))
+
+        scan = scanner.make_scanner(decoder.JSONDecoder())
+
+        def loader(text):
+            # The host sends compact JSON (no surrounding whitespace); anything else goes the long way.
+            try:
+                value, end = scan(text, 0)
+            except StopIteration:
+                end = -1
+            return value if end == len(text) else json.loads(text)
+
+        _codec = (dumper, loader)
+    return _codec
+
+
 def _encode(name, params, args, kwargs):
+    if not args and not kwargs:
+        return "{}"
     if len(args) > len(params):
         raise TypeError(f"{name}() takes at most {len(params)} positional arguments ({len(args)} given)")
     values = dict(zip(params, args))
@@ -76,14 +115,13 @@ def _encode(name, params, args, kwargs):
         if key in values:
             raise TypeError(f"{name}() got multiple values for argument {key!r}")
         values[key] = value
-    import json
-
+    dumps = _json_codec()[0]
     try:
-        return json.dumps(values, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return dumps(values)
     except (TypeError, ValueError, RecursionError):
         for key, value in values.items():
             try:
-                json.dumps(value, allow_nan=False)
+                dumps(value)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise TypeError(
                     f"argument {key!r} of {name}() is not JSON-representable ({type(value).__name__}): {exc}"
@@ -92,9 +130,7 @@ def _encode(name, params, args, kwargs):
 
 
 def _decode(text):
-    import json
-
-    return json.loads(text)
+    return _json_codec()[1](text)
 
 
 class Callback:
@@ -166,12 +202,15 @@ _pending = {}
 
 
 async def _call_async(name, payload):
+    kind, value = _eryx_host.start(name, payload)
+    if kind == _FINISHED:
+        # The callback answered at once: no trip through the event loop.
+        return _decode(value)
+    if kind:
+        raise _error(kind, value, name)
     import asyncio
 
     loop = asyncio.get_running_loop()
-    kind, value = _eryx_host.start(name, payload)
-    if kind:
-        raise _error(kind, value, name)
     future = loop.create_future()
     _pending[value] = future
     try:

@@ -10,16 +10,16 @@
 //! |---|---|
 //! | `callbacks()` | list of `(name, description, schema_json, params_tuple)` |
 //! | `call(name, args_json)` | `(0, result_json)` or `(kind, message)` |
-//! | `start(name, args_json)` | `(0, call_id)` or `(kind, message)` |
+//! | `start(name, args_json)` | `(0, call_id)` running, `(5, result_json)` finished at once, or `(kind, message)` |
 //! | `wait(timeout_ns)` (negative: no timeout) | list of `(call_id, kind, text)` |
 //! | `cancel(call_id)` | `None` |
 //!
-//! Kinds: 0 success, 1 the callback failed, 2 unknown name, 3 per-call timeout, 4 limit.
+//! Kinds: 0 success, 1 the callback failed, 2 unknown name, 3 per-call timeout, 4 limit, 5 finished.
 
 use std::ffi::{CStr, CString, c_char};
 use std::ptr;
 
-use crate::eryx::sandbox::host_calls::{self as wit, CallError};
+use crate::eryx::sandbox::host_calls::{self as wit, CallError, Started};
 use crate::ffi::{self, PyObject, PySsizeT};
 
 const ERYX_PY: &str = include_str!("eryx.py");
@@ -115,7 +115,10 @@ unsafe extern "C" fn py_start(_: *mut PyObject, args: *const *mut PyObject, narg
             return ptr::null_mut();
         };
         match wit::start(&name, &payload) {
-            Ok(id) => checked(tuple(&[ffi::PyLong_FromLongLong(0), ffi::PyLong_FromUnsignedLongLong(id)])),
+            Ok(Started::Running(id)) => {
+                checked(tuple(&[ffi::PyLong_FromLongLong(0), ffi::PyLong_FromUnsignedLongLong(id)]))
+            }
+            Ok(Started::Finished(result)) => checked(tuple(&[ffi::PyLong_FromLongLong(5), text(&result)])),
             Err(error) => error_pair(error),
         }
     }
