@@ -582,3 +582,48 @@ fn bad_mounts_are_refused_with_clear_errors() {
     let error = Sandbox::builder().mount(inside.join("data.txt"), "/a").build().err().unwrap();
     assert!(error.to_string().contains("not a folder"), "{error}");
 }
+
+#[test]
+fn every_quota_refusal_outside_write_is_enospc() {
+    // Bytes: names and data are charged; entries: files, folders and symlinks are counted.
+    let limits = ScratchLimits { max_bytes: 64 << 10, max_entries: 4 };
+    let mut sandbox = Sandbox::builder().scratch_limits(limits).build().unwrap();
+    let files = sandbox.files();
+    // Room for 196 more bytes.
+    files.write("/tmp/full", vec![0u8; (64 << 10) - 200]).unwrap();
+    let out = run(
+        &mut sandbox,
+        "import errno, os\n\
+         def attempt(name, call):\n\
+         \x20   try:\n\
+         \x20       call()\n\
+         \x20       print(name, 'ok')\n\
+         \x20   except OSError as e:\n\
+         \x20       print(name, errno.errorcode[e.errno])\n\
+         fd = os.open('/tmp/full', os.O_RDWR)\n\
+         attempt('pwrite', lambda: os.pwrite(fd, b'x' * 8192, 65000))\n\
+         attempt('truncate', lambda: os.ftruncate(fd, 1 << 20))\n\
+         attempt('pwrite in place', lambda: os.pwrite(fd, b'y' * 1024, 0))\n\
+         os.close(fd)\n\
+         fd = os.open('/tmp/full', os.O_WRONLY | os.O_APPEND)\n\
+         attempt('write', lambda: os.write(fd, b'z' * 8192))\n\
+         os.close(fd)\n\
+         for i in range(3): os.mkdir(f'/tmp/d{i}')\n\
+         attempt('mkdir', lambda: os.mkdir('/tmp/one-more'))\n\
+         attempt('create', lambda: open('/tmp/new.txt', 'x'))\n\
+         attempt('symlink', lambda: os.symlink('full', '/tmp/link'))\n\
+         attempt('long name', lambda: os.rename('/tmp/d0', '/tmp/' + 'n' * 250))",
+    );
+    assert_eq!(
+        out,
+        "pwrite ENOSPC\ntruncate ENOSPC\npwrite in place ok\n\
+         write EIO\nmkdir ENOSPC\ncreate ENOSPC\nsymlink ENOSPC\nlong name ENOSPC\n",
+        "{out}"
+    );
+    // wasi-libc's `write()` (in the libc.so CPython is built with) turns every stream error
+    // into EIO without asking `filesystem-error-code`; the host reports InsufficientSpace there
+    // too. Whatever the errno, nothing over the quota was kept.
+    let (bytes, entries) = files.usage().unwrap();
+    assert!(bytes <= limits.max_bytes && entries <= limits.max_entries, "{bytes} {entries}");
+    assert_eq!(files.read("/tmp/full").unwrap()[..1024], [b'y'; 1024]);
+}
