@@ -2,13 +2,15 @@
 //!
 //! One module per concern, so that several people can extend the command at once:
 //! [`args`] parses the command line (python-style program arguments, plus subcommands),
-//! [`sandbox_args`] turns the limit and package flags into a sandbox, [`run`] runs a program
-//! and maps its outcome to an exit status, [`repl`] is the interactive prompt (with
-//! [`interrupt`] for Ctrl-C), [`output`] prints what the guest printed, and
+//! [`sandbox_args`] turns the limit and package flags into a sandbox, [`files_args`] mounts
+//! host folders and copies files in and out around a run, [`run`] runs a program and maps its
+//! outcome to an exit status, [`repl`] is the interactive prompt (with [`interrupt`] for
+//! Ctrl-C), [`output`] prints what the guest printed, and
 //! [`status`] holds the exit statuses that `--help` documents. A subcommand lives in a module
 //! of its own and is dispatched from [`dispatch`].
 
 mod args;
+mod files_args;
 mod interrupt;
 mod output;
 mod repl;

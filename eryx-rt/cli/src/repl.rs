@@ -30,6 +30,7 @@ const CONTINUATION_PROMPT: &str = "... ";
 /// Runs the REPL until Ctrl-D or `sys.exit()`; the exit status is Python's.
 pub(crate) fn run(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
     let mut sandbox = args.build()?;
+    args.files.put_into(&sandbox)?;
     println!("{}", banner(args));
     let mut editor = rustyline::DefaultEditor::new()?;
     // After the editor: creating it installs rustyline's own SIGINT handler, which this replaces
@@ -95,12 +96,14 @@ pub(crate) fn run(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &history {
         let _ = editor.save_history(path);
     }
+    args.files.get_from(&sandbox)?;
     Ok(ExitCode::from(code))
 }
 
 /// A new sandbox after the previous one was stopped.
 fn restart(args: &SandboxArgs, interrupts: &Interrupts) -> anyhow::Result<Sandbox> {
     let sandbox = args.build()?;
+    args.files.put_into(&sandbox)?;
     interrupts.watch(sandbox.cancel_handle());
     eprintln!("eryx: the sandbox was stopped; a new one was started (the previous state is gone)");
     Ok(sandbox)

@@ -32,8 +32,11 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let mut sandbox = args.sandbox.build()?;
+    args.sandbox.files.put_into(&sandbox)?;
     let outcome = sandbox.run(&program.argv(argv));
-    Ok(ExitCode::from(report(outcome)))
+    let status = report(outcome);
+    args.sandbox.files.get_from(&sandbox)?;
+    Ok(ExitCode::from(status))
 }
 
 /// The program, read from the host's stdin (a pipe, a file, or a terminal until Ctrl-D).

@@ -1,11 +1,13 @@
-//! The flags that shape a sandbox (limits, wheels, pre-initialised modules), shared by every
-//! way of running code so that a subcommand can `#[command(flatten)]` them.
+//! The flags that shape a sandbox (limits, wheels, pre-initialised modules, files), shared by
+//! every way of running code so that a subcommand can `#[command(flatten)]` them.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use eryx_rt::{Sandbox, SandboxBuilder};
+
+use crate::files_args::FilesArgs;
 
 /// Limits and packages of the sandbox.
 #[derive(clap::Args, Debug, Clone)]
@@ -34,6 +36,9 @@ pub(crate) struct SandboxArgs {
     /// random seeds, is then shared by every run; see the README).
     #[arg(long = "preinit-wheels")]
     pub(crate) preinit_wheels: bool,
+    /// Host folders mounted and files copied in and out.
+    #[command(flatten)]
+    pub(crate) files: FilesArgs,
 }
 
 impl SandboxArgs {
@@ -62,7 +67,7 @@ impl SandboxArgs {
         if self.preinit_wheels {
             builder = builder.preinit_wheels(true);
         }
-        Ok(builder)
+        Ok(self.files.mount_into(builder))
     }
 
     /// Creates the sandbox, with a spinner while a new set of extensions is linked and compiled.
