@@ -1,6 +1,6 @@
 //! File-system benchmark: prints medians.
 //!
-//! `cargo run --release -p eryx-rt --example fs_bench [-- ROUNDS]`
+//! `cargo build --workspace --all-features --release --example fs_bench && target/release/examples/fs_bench [ROUNDS]`
 //!
 //! * writing then reading 10 MiB in the guest's scratch space (`/tmp`, in memory), timed inside
 //!   the guest, against the host's `python3` doing the same on the host's temporary folder;
@@ -13,16 +13,17 @@ use std::time::{Duration, Instant};
 
 use eryx_rt::{Sandbox, ScratchLimits};
 
-const WRITE_READ: &str = "import time\n\
-data = b'x' * (10 << 20)\n\
-times = []\n\
-for _ in range(ROUNDS):\n\
-    start = time.perf_counter()\n\
-    with open(PATH, 'wb') as f: f.write(data)\n\
-    with open(PATH, 'rb') as f: back = f.read()\n\
-    times.append(time.perf_counter() - start)\n\
-    assert back == data\n\
-print(' '.join(str(t) for t in times))\n";
+const WRITE_READ: &str = r#"import time
+data = b'x' * (10 << 20)
+times = []
+for _ in range(ROUNDS):
+    start = time.perf_counter()
+    with open(PATH, 'wb') as f: f.write(data)
+    with open(PATH, 'rb') as f: back = f.read()
+    times.append(time.perf_counter() - start)
+    assert back == data
+print(' '.join(str(t) for t in times))
+"#;
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
