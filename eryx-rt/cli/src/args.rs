@@ -35,7 +35,10 @@ pub(crate) struct Cli {
 
 /// The subcommands; each lives in a module of its own.
 #[derive(Subcommand, Debug)]
-pub(crate) enum Command {}
+pub(crate) enum Command {
+    /// Serve a `run_python` tool to AI agents over the Model Context Protocol (stdio).
+    Mcp(crate::mcp::McpArgs),
+}
 
 /// Running a program (the default when no subcommand is given).
 #[derive(clap::Args, Debug)]

@@ -12,6 +12,7 @@
 mod args;
 mod files_args;
 mod interrupt;
+mod mcp;
 mod output;
 mod repl;
 mod run;
@@ -21,7 +22,7 @@ mod version;
 
 use std::process::ExitCode;
 
-use args::Cli;
+use args::{Cli, Command};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -43,6 +44,6 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => run::run(cli.run),
-        Some(command) => match command {},
+        Some(Command::Mcp(args)) => mcp::serve(args),
     }
 }

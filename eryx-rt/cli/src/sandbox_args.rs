@@ -42,14 +42,14 @@ pub(crate) struct SandboxArgs {
 }
 
 impl SandboxArgs {
-    /// The builder these flags describe; a bad value is an error naming the flag.
+    /// The builder these flags describe; a bad value is an error naming the flag. Output is
+    /// collected, not printed (stdout may carry a protocol, as in `eryx mcp`).
     pub(crate) fn builder(&self) -> anyhow::Result<SandboxBuilder> {
         anyhow::ensure!(
             self.timeout > 0.0 && self.timeout.is_finite(),
             "--timeout must be a positive number of seconds"
         );
         let mut builder = Sandbox::builder()
-            .output_handler(crate::output::print_live)
             .timeout(Duration::from_secs_f64(self.timeout))
             .memory_limit(self.memory.checked_shl(20).context("--memory is too large")?);
         if let Some(fuel) = self.fuel {
@@ -70,9 +70,10 @@ impl SandboxArgs {
         Ok(self.files.mount_into(builder))
     }
 
-    /// Creates the sandbox, with a spinner while a new set of extensions is linked and compiled.
+    /// Creates the sandbox for a terminal: its output is printed live, with a spinner while a
+    /// new set of extensions is linked and compiled.
     pub(crate) fn build(&self) -> anyhow::Result<Sandbox> {
-        let builder = self.builder()?;
+        let builder = self.builder()?.output_handler(crate::output::print_live);
         let progress = indicatif::ProgressBar::new_spinner()
             .with_message("preparing the sandbox (a new set of extensions is linked and compiled once)");
         progress.enable_steady_tick(Duration::from_millis(120));

@@ -15,12 +15,12 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
-# The binary under test: $ERYX_BIN, else the release build of this repository (`cargo build --release -p eryx-cli`).
+# The binary under test: $ERYX_BIN, else the release build of this repository (`cargo build --workspace --all-features --release`).
 ERYX = os.environ.get("ERYX_BIN") or str(Path(__file__).resolve().parents[3] / "target" / "release" / "eryx")
 
 
 def setup_module() -> None:
-    assert os.access(ERYX, os.X_OK), f"no eryx binary at {ERYX}: build it (cargo build --release -p eryx-cli) or set ERYX_BIN"
+    assert os.access(ERYX, os.X_OK), f"no eryx binary at {ERYX}: build it (cargo build --workspace --all-features --release) or set ERYX_BIN"
 
 
 @asynccontextmanager
@@ -91,12 +91,16 @@ def test_timeout_is_a_tool_error_and_the_next_call_gets_a_new_sandbox() -> None:
     asyncio.run(main())
 
 
-def test_malformed_requests_are_json_rpc_errors_and_the_server_keeps_serving() -> None:
+def test_bad_calls_are_errors_and_the_server_keeps_serving() -> None:
     async def main() -> None:
         async with session() as client:
-            with pytest.raises(MCPError):
-                await client.call_tool("run_python", {"source": "print(1)"})  # wrong argument name
-            with pytest.raises(MCPError):
+            # Arguments of the wrong shape: a tool error the agent can read and correct (the MCP
+            # specification since 2025-11-25 asks for input validation errors as tool errors).
+            wrong = await client.call_tool("run_python", {"source": "print(1)"})
+            assert wrong.is_error
+            assert "missing field `code`" in text(wrong)
+            # A tool that does not exist: a JSON-RPC error.
+            with pytest.raises(MCPError, match="tool not found"):
                 await client.call_tool("no_such_tool", {})
             result = await client.call_tool("run_python", {"code": "print('still serving')"})
             assert text(result) == "still serving\n"
@@ -104,7 +108,14 @@ def test_malformed_requests_are_json_rpc_errors_and_the_server_keeps_serving() -
     asyncio.run(main())
 
 
-def test_garbage_on_the_wire_does_not_end_the_server() -> None:
+def test_malformed_messages_on_the_wire() -> None:
+    """What rmcp answers to malformed messages, and that the server keeps serving after each.
+
+    A line that is not JSON gets no answer (rmcp ignores it, like the other official MCP SDKs:
+    there is no id to answer to); JSON that is not a JSON-RPC message is -32600, an unknown
+    method -32601. Every line the server writes is a JSON-RPC message: what the guest prints
+    never reaches stdout.
+    """
     server = subprocess.Popen(
         [ERYX, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
@@ -116,22 +127,30 @@ def test_garbage_on_the_wire_does_not_end_the_server() -> None:
         server.stdin.flush()
 
     def receive() -> dict:
-        return json.loads(server.stdout.readline())
+        reply = json.loads(server.stdout.readline())
+        assert isinstance(reply, dict) and reply["jsonrpc"] == "2.0", reply
+        return reply
+
+    def call(request_id: int, code: str) -> dict:
+        send({"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
+              "params": {"name": "run_python", "arguments": {"code": code}}})
+        reply = receive()
+        assert reply["id"] == request_id
+        return reply["result"]
 
     try:
         send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
         assert receive()["id"] == 1
         send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        assert call(2, "print('printed by the guest')")["content"][0]["text"] == "printed by the guest\n"
         send("{this is not json")
-        send({"jsonrpc": "2.0", "id": 2, "method": 42})  # JSON, but not a request
-        error = receive()
-        assert "error" in error
-        send({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-              "params": {"name": "run_python", "arguments": {"code": "print(6 * 7)"}}})
-        reply = receive()
-        assert reply["id"] == 3
-        assert reply["result"]["content"][0]["text"] == "42\n"
+        send({"jsonrpc": "2.0", "id": 3, "method": 42})  # JSON, but not a JSON-RPC request
+        assert receive()["error"]["code"] == -32600
+        send({"jsonrpc": "2.0", "id": 4, "method": "no/such/method"})
+        unknown = receive()
+        assert (unknown["id"], unknown["error"]["code"]) == (4, -32601)
+        assert call(5, "print(6 * 7)")["content"][0]["text"] == "42\n"
     finally:
         server.stdin.close()
         assert server.wait(timeout=30) == 0
