@@ -133,3 +133,38 @@ fn malformed_tables_point_at_the_entry() {
         assert!(error.contains(place) && error.contains(message), "{json}: {error}");
     }
 }
+
+/// `precompile = true`: the binary carries the snapshot compiled ahead of time, so its first
+/// run on a machine with an empty cache compiles nothing; the outputs are reproducible.
+#[test]
+fn precompiled_component_runs_on_an_empty_cache_without_compiling() {
+    let server = fixture_server();
+    let example = Example::new(server.port, |t| {
+        renamed(t, "eryx-embedded-example-precompiled")
+            .replace("/eryx-build\" }", "/eryx-build\", features = [\"precompile\"] }")
+            .replace("[package.metadata.eryx]\n", "[package.metadata.eryx]\nprecompile = true\n")
+    });
+    assert_success(&example.build(&[]));
+
+    let fresh = tempfile::tempdir().unwrap();
+    let out = example.run_with(None, &[("ERYX_CACHE_DIR", fresh.path().to_str().unwrap())]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "5 hello, embedded\n");
+    assert!(text(&out.stderr).contains("code loaded from: Precompiled"), "{}", text(&out.stderr));
+
+    let outputs = example.outputs();
+    let files = ["component.cwasm", "stdlib.pack", "site.pack", "manifest.json"];
+    let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(outputs.join(f)).unwrap()).collect();
+    assert!(before.iter().all(|bytes| !bytes.is_empty()));
+    let manifest: serde_json::Value = serde_json::from_slice(&before[3]).unwrap();
+    assert_eq!(manifest["precompiled"]["cpu"], "x86-64-v2");
+    assert_eq!(manifest["precompiled"]["sha256"], hex::encode(Sha256::digest(&before[0])));
+
+    // A clean rebuild makes the snapshot and compiles it again: the same bytes.
+    example.clean();
+    assert_success(&example.build(&[]));
+    let outputs = example.outputs();
+    for (file, old) in files.iter().zip(&before) {
+        assert!(&std::fs::read(outputs.join(file)).unwrap() == old, "{file} differs after a clean rebuild");
+    }
+}

@@ -90,6 +90,16 @@ pub enum Error {
     /// The extensions could not be linked into a component.
     #[error(transparent)]
     Link(#[from] eryx_libs::LinkError),
+    /// `precompile = true` was asked of an eryx-build built without its `precompile` feature.
+    #[error(
+        "[package.metadata.eryx] asks for precompile = true, but eryx-build was built without its `precompile` feature: \
+         add features = [\"precompile\"] to eryx-build in [build-dependencies], or remove precompile"
+    )]
+    PrecompileFeature,
+    /// The snapshot could not be made or compiled ahead of time.
+    #[cfg(feature = "precompile")]
+    #[error("cannot precompile the component (precompile = true in [package.metadata.eryx])")]
+    Precompile(#[source] eryx_rt::BuildError),
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {

@@ -65,6 +65,12 @@
 //! else the user cache folder (`${XDG_CACHE_HOME:-~/.cache}/eryx` on Linux);
 //! `ERYX_DOWNLOAD_CACHE` moves only the download folder.
 //!
+//! With `precompile = true` (and eryx-build's `precompile` feature), the build also makes the
+//! pre-initialised snapshot, compiles it with Cranelift for the CPU baseline `cpu` (default
+//! `x86-64-v2`) and writes `component.cwasm`, `stdlib.pack` and `site.pack` (the code and the
+//! bytecode packs it was made with; empty files without the option), so that the binary's first
+//! sandbox on a fresh machine compiles nothing: see `eryx_rt::precompile`.
+//!
 //! Build scripts run unoptimised by default, and linking large wheels then takes much longer:
 //! downstream crates should set `[profile.release.build-override] opt-level = 3` (and the
 //! same for `dev`).
@@ -72,6 +78,7 @@
 mod error;
 mod fetch;
 mod output;
+mod precompile;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -91,6 +98,8 @@ pub struct Builder {
     package: Option<String>,
     download_cache: Option<PathBuf>,
     max_download_size: u64,
+    precompile: Option<bool>,
+    cpu: Option<String>,
 }
 
 impl Default for Builder {
@@ -101,6 +110,8 @@ impl Default for Builder {
             package: None,
             download_cache: None,
             max_download_size: DEFAULT_MAX_DOWNLOAD_SIZE,
+            precompile: None,
+            cpu: None,
         }
     }
 }
@@ -153,6 +164,25 @@ impl Builder {
         self
     }
 
+    /// Embeds the pre-initialised snapshot already compiled by Cranelift, so that the binary's
+    /// first sandbox on a machine with an empty cache compiles nothing (wins over `precompile`
+    /// in `[package.metadata.eryx]`). Needs eryx-build's `precompile` feature; costs build time
+    /// (a snapshot and a Cranelift compile, tens of seconds) and binary size (the compiled code
+    /// and the bytecode packs: see the README).
+    pub fn precompile(mut self, enabled: bool) -> Self {
+        self.precompile = Some(enabled);
+        self
+    }
+
+    /// The CPU baseline of the precompiled code (wins over `cpu` in `[package.metadata.eryx]`):
+    /// a Cranelift preset such as `x86-64-v2` (the default on x86-64), `x86-64-v3` or `haswell`,
+    /// optionally followed by `+has_<feature>` settings. On a CPU without one of its features the
+    /// binary compiles at run time instead (with a warning).
+    pub fn cpu(mut self, cpu: impl Into<String>) -> Self {
+        self.cpu = Some(cpu.into());
+        self
+    }
+
     /// Runs the build; on failure reports the error to Cargo and exits the build script.
     pub fn run(self) {
         if let Err(error) = self.build() {
@@ -202,7 +232,13 @@ impl Builder {
             Some(name) => name,
             None => std::env::var("CARGO_PKG_NAME").map_err(|_| Error::NotInBuildScript("CARGO_PKG_NAME"))?,
         };
-        let table = table::read(&manifest, &package)?;
+        let mut table = table::read(&manifest, &package)?;
+        if let Some(enabled) = self.precompile {
+            table.precompile = enabled;
+        }
+        if let Some(cpu) = self.cpu {
+            table.cpu = Some(cpu);
+        }
         let fetcher = fetch::Fetcher {
             cache_dir: match self.download_cache {
                 Some(dir) => dir,

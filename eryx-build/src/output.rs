@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::Artifacts;
 use crate::error::{Error, io};
 use crate::fetch::{Fetcher, sha256_file};
+use crate::precompile;
 use crate::table::{Table, WheelSource};
 
 #[derive(Serialize)]
@@ -20,6 +21,17 @@ struct Manifest {
     preinit: Vec<String>,
     component_sha256: String,
     site_sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    precompiled: Option<ManifestPrecompiled>,
+}
+
+#[derive(Serialize)]
+struct ManifestPrecompiled {
+    cpu: String,
+    target: Option<String>,
+    sha256: String,
+    stdlib_pack_sha256: String,
+    site_pack_sha256: String,
 }
 
 #[derive(Serialize)]
@@ -78,11 +90,28 @@ pub(crate) fn link_and_write(
     let component_sha256 = hex::encode(Sha256::digest(&component));
     let site_sha256 = hex::encode(site.digest());
 
+    let site_tar = site_tar(&site).map_err(io(out_dir.join("site.tar")))?;
+    let precompiled = match table.precompile {
+        true => Some(precompile::run(&precompile::Inputs {
+            component: &component,
+            site_tar: &site_tar,
+            site_sha256: &site_sha256,
+            preinit: &preinit,
+            cpu: table.cpu.as_deref(),
+        })?),
+        false => None,
+    };
+
     write(out_dir, "component.wasm", &component)?;
     write(out_dir, "component.sha256", component_sha256.as_bytes())?;
-    write(out_dir, "site.tar", &site_tar(&site).map_err(io(out_dir.join("site.tar")))?)?;
+    write(out_dir, "site.tar", &site_tar)?;
     write(out_dir, "site.sha256", site_sha256.as_bytes())?;
     write(out_dir, "preinit.txt", preinit.join("\n").as_bytes())?;
+    let outputs = precompiled.unwrap_or_default();
+    write(out_dir, "component.cwasm", &outputs.code)?;
+    write(out_dir, "stdlib.pack", &outputs.stdlib_pack)?;
+    write(out_dir, "site.pack", &outputs.site_pack)?;
+    let digest = |bytes: &[u8]| hex::encode(Sha256::digest(bytes));
     let manifest = Manifest {
         eryx_libs_fingerprint: eryx_libs::FINGERPRINT,
         wheels,
@@ -93,6 +122,13 @@ pub(crate) fn link_and_write(
         preinit,
         component_sha256: component_sha256.clone(),
         site_sha256,
+        precompiled: table.precompile.then(|| ManifestPrecompiled {
+            cpu: outputs.cpu.clone(),
+            target: outputs.target.clone(),
+            sha256: digest(&outputs.code),
+            stdlib_pack_sha256: digest(&outputs.stdlib_pack),
+            site_pack_sha256: digest(&outputs.site_pack),
+        }),
     };
     let json = serde_json::to_vec_pretty(&manifest).expect("the manifest serialises");
     write(out_dir, "manifest.json", &json)?;
@@ -129,7 +165,9 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
 
 /// Empty outputs for docs.rs: the crate compiles, `from_embedded` reports that nothing is embedded.
 pub(crate) fn write_placeholder(dir: &Path) -> Result<(), Error> {
-    for name in ["component.wasm", "component.sha256", "site.tar", "site.sha256", "preinit.txt", "manifest.json"] {
+    let names = ["component.wasm", "component.sha256", "site.tar", "site.sha256", "preinit.txt", "manifest.json"];
+    let precompiled = ["component.cwasm", "stdlib.pack", "site.pack"];
+    for name in names.into_iter().chain(precompiled) {
         write(dir, name, b"")?;
     }
     Ok(())

@@ -8,6 +8,8 @@
 //! ]
 //! preinit = ["json"]        # modules imported before the start-up snapshot
 //! preinit-wheels = true     # and the wheels' top-level packages (default false)
+//! precompile = true         # embed the snapshot compiled ahead of time (default false;
+//! cpu = "x86-64-v2"         # for this CPU baseline, the default; eryx-build's `precompile` feature)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -44,6 +46,10 @@ pub struct Table {
     pub preinit: Vec<String>,
     /// Whether the wheels' top-level packages are imported before the snapshot too.
     pub preinit_wheels: bool,
+    /// Whether the snapshot is made and compiled at build time and embedded.
+    pub precompile: bool,
+    /// The CPU baseline the precompiled code is for (`None`: eryx-rt's default, `x86-64-v2`).
+    pub cpu: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +61,9 @@ struct RawTable {
     preinit: Vec<String>,
     #[serde(default, rename = "preinit-wheels")]
     preinit_wheels: bool,
+    #[serde(default)]
+    precompile: bool,
+    cpu: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +103,13 @@ pub fn read(manifest: &Path, package: &str) -> Result<Table, Error> {
 /// let value = serde_json::json!({ "wheels": [{ "url": "https://example.org/a.whl" }] });
 /// let error = eryx_build::table::parse(Path::new("/app/Cargo.toml"), &value).unwrap_err();
 /// assert!(error.to_string().contains("wheels[0]"), "{error}");
+///
+/// let value = serde_json::json!({ "precompile": true, "cpu": "x86-64-v3" });
+/// let table = eryx_build::table::parse(Path::new("/app/Cargo.toml"), &value).unwrap();
+/// assert!(table.precompile && table.cpu.as_deref() == Some("x86-64-v3"));
+/// let value = serde_json::json!({ "cpu": "x86-64-v3" });
+/// let error = eryx_build::table::parse(Path::new("/app/Cargo.toml"), &value).unwrap_err();
+/// assert!(error.to_string().contains("precompile = true"), "{error}");
 ///
 /// let value = serde_json::json!({ "preinit": ["json\nos"] });
 /// let error = eryx_build::table::parse(Path::new("/app/Cargo.toml"), &value).unwrap_err();
@@ -136,7 +152,16 @@ pub fn parse(manifest: &Path, value: &serde_json::Value) -> Result<Table, Error>
             )));
         }
     }
-    Ok(Table { wheels, preinit: raw.preinit, preinit_wheels: raw.preinit_wheels })
+    if raw.cpu.is_some() && !raw.precompile {
+        return Err(table_error("`cpu` only applies with `precompile = true`: add that, or remove `cpu`".into()));
+    }
+    Ok(Table {
+        wheels,
+        preinit: raw.preinit,
+        preinit_wheels: raw.preinit_wheels,
+        precompile: raw.precompile,
+        cpu: raw.cpu,
+    })
 }
 
 /// Whether `name` is a dotted Python module name (`json`, `xml.dom.minidom`): what `import`

@@ -96,17 +96,22 @@ fn checked() -> &'static Mutex<HashSet<PathBuf>> {
     CHECKED.get_or_init(Default::default)
 }
 
-/// Makes sure `tree` has a good bytecode pack: checks it, and makes it with `preinitializer`'s
-/// engine when it is missing or bad. Never fails: without a pack, imports compile sources (a
-/// warning is logged).
-pub(crate) fn ensure_pack(preinitializer: &Preinitializer, tree: Tree<'_>) {
+/// Makes sure `tree` has a good bytecode pack: checks it, and when it is missing or bad writes
+/// `prebuilt` (the pack a trusted build made of this same tree, embedded by eryx-build's
+/// precompile option) or makes it with `preinitializer`'s engine. Never fails: without a pack,
+/// imports compile sources (a warning is logged).
+pub(crate) fn ensure_pack(preinitializer: &Preinitializer, tree: Tree<'_>, prebuilt: Option<&[u8]>) {
     let pack = tree.root().join(PACK_NAME);
     if checked().lock().unwrap_or_else(|e| e.into_inner()).contains(&pack) {
         return;
     }
     if !pack_is_good(tree.root(), &pack) {
         let started = Instant::now();
-        match make_pack(preinitializer, tree, &pack) {
+        let made = match prebuilt {
+            Some(bytes) => install_pack(tree.root(), &pack, bytes).map(|()| bytes.len()),
+            None => make_pack(preinitializer, tree, &pack),
+        };
+        match made {
             Ok(bytes) => tracing::info!(
                 elapsed = ?started.elapsed(), bytes, tree = %tree.root().display(), "compiled the bytecode pack"
             ),
@@ -138,6 +143,20 @@ fn pack_is_good(tree_root: &Path, pack: &Path) -> bool {
     let _ = std::fs::remove_file(pack);
     let _ = std::fs::remove_file(&sidecar);
     false
+}
+
+/// The bytes of `tree_root`'s pack, if it has a good one (for the precompiler to embed).
+pub(crate) fn read_pack(tree_root: &Path) -> Option<Vec<u8>> {
+    let pack = tree_root.join(PACK_NAME);
+    pack_is_good(tree_root, &pack).then(|| std::fs::read(&pack).ok()).flatten()
+}
+
+/// Writes a prebuilt pack into place: through a temporary file and a rename, then its check.
+fn install_pack(tree_root: &Path, pack: &Path, bytes: &[u8]) -> Result<(), PackError> {
+    let sidecar = sidecar(tree_root);
+    let _ = std::fs::remove_file(&sidecar);
+    crate::files::write_atomic(pack, bytes).map_err(|source| PackError::Io { path: pack.to_path_buf(), source })?;
+    entry_check::record_beside(&sidecar, bytes).map_err(|source| PackError::Io { path: sidecar.clone(), source })
 }
 
 /// Compiles the pack in a trusted guest and moves it into place; returns its size.
@@ -215,7 +234,7 @@ mod tests {
         let stdlib = stdlib.as_path();
         let engine = crate::engine::new_engine(crate::engine::Metering::Off, Default::default()).unwrap();
         let preinitializer = Preinitializer::new(engine);
-        let ensure_pack = |tree| ensure_pack(&preinitializer, tree);
+        let ensure_pack = |tree| ensure_pack(&preinitializer, tree, None);
         let site = tree_with_modules();
         let tree = Tree::SitePackages { stdlib, site: site.path() };
         let pack = site.path().join(PACK_NAME);
@@ -247,7 +266,7 @@ mod tests {
         // Swapped for the pack of another tree (stale): found and made again.
         let other = tempfile::tempdir().unwrap();
         std::fs::write(other.path().join("other.py"), "X = 1\n").unwrap();
-        ensure_pack(Tree::SitePackages { stdlib, site: other.path() });
+        ensure_pack(Tree::SitePackages { stdlib, site: other.path() }, None);
         std::fs::copy(other.path().join(PACK_NAME), &pack).unwrap();
         forget_checks();
         ensure_pack(tree);

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
-use wasmtime::Engine;
+use wasmtime::{Engine, Precompiled};
 use wasmtime::component::{Component, Linker};
 
 use crate::bindings;
@@ -41,6 +41,9 @@ pub enum LoadedFrom {
     Disk,
     /// Compiled now (and, with a cache folder, written there for the next process).
     Compiled,
+    /// Code compiled ahead of time and embedded in the binary (eryx-build's `precompile`
+    /// option), checked by wasmtime against this engine and CPU.
+    Precompiled,
 }
 
 /// The compiled components of one engine.
@@ -82,12 +85,15 @@ impl ComponentCache {
         hex::encode(hasher.finalize())
     }
 
-    /// Returns the loaded component for `key`: from memory, from `disk` (the persistent cache
-    /// folder, if any), or by compiling what `wasm` produces (so a hit never links or snapshots).
+    /// Returns the loaded component for `key`: from memory, from `precompiled` code (embedded in
+    /// the binary; see the `precompile` module) when this engine and CPU accept it, from `disk`
+    /// (the persistent cache folder, if any), or by compiling what `wasm` produces (so a hit
+    /// never links or snapshots).
     pub(crate) fn load(
         &self,
         key: &str,
         disk: Option<&Path>,
+        precompiled: Option<&'static [u8]>,
         wasm: impl FnOnce() -> Result<Vec<u8>, BuildError>,
     ) -> Result<(Arc<Loaded>, LoadedFrom), BuildError> {
         if let Some(loaded) = self.in_memory(key) {
@@ -99,8 +105,12 @@ impl ComponentCache {
             return Ok((loaded, LoadedFrom::Memory));
         }
         let path = disk.map(|dir| dir.join("components").join(format!("{key}.cwasm")));
-        let (component, from) = match path.as_deref().and_then(|path| read_entry(&self.engine, path)) {
-            Some(component) => (component, LoadedFrom::Disk),
+        let found = precompiled
+            .and_then(|code| load_precompiled(&self.engine, code))
+            .map(|component| (component, LoadedFrom::Precompiled))
+            .or_else(|| path.as_deref().and_then(|path| read_entry(&self.engine, path)).map(|c| (c, LoadedFrom::Disk)));
+        let (component, from) = match found {
+            Some(found) => found,
             None => {
                 let wasm = wasm()?;
                 let started = std::time::Instant::now();
@@ -159,6 +169,32 @@ fn read_entry(engine: &Engine, path: &Path) -> Option<Component> {
         Err(error) => {
             tracing::warn!(path = %path.display(), error = %format!("{error:#}"), "incompatible compiled-component cache entry; compiling again");
             entry_check::remove(path);
+            None
+        }
+    }
+}
+
+/// Loads code compiled ahead of time by `Precompiler::compile` (the `precompile` module) into
+/// `engine`, or says why not (a warning) and returns `None`, so that the caller compiles instead.
+fn load_precompiled(engine: &Engine, code: &'static [u8]) -> Option<Component> {
+    let started = std::time::Instant::now();
+    if Engine::detect_precompiled(code) != Some(Precompiled::Component) {
+        tracing::warn!("the embedded precompiled code is not a wasmtime component; compiling instead");
+        return None;
+    }
+    // SAFETY: the bytes were written by `Engine::precompile_component` in this binary's own
+    // build and live in its read-only data (see "Why deserialising these bytes is sound" in
+    // the `precompile` module); wasmtime checks their engine configuration and CPU features first.
+    match unsafe { Component::deserialize(engine, code) } {
+        Ok(component) => {
+            tracing::debug!(elapsed = ?started.elapsed(), bytes = code.len(), "loaded the precompiled snapshot");
+            Some(component)
+        }
+        Err(error) => {
+            tracing::warn!(
+                error = %format!("{error:#}"),
+                "the embedded precompiled code does not suit this engine or CPU; compiling instead"
+            );
             None
         }
     }

@@ -6,6 +6,11 @@
 //! eryx-build computed, as for every component: the same inputs linked late share its compiled
 //! code. The site-packages tree is unpacked once into the cache folder, under its digest (the
 //! folder late linking would make for the same inputs).
+//!
+//! With eryx-build's `precompile` option the binary also carries the pre-initialised snapshot
+//! already compiled by Cranelift for a named CPU baseline, and the bytecode packs of the trees
+//! it imports from, so that a machine with an empty cache compiles nothing: see
+//! the `precompile` module for how that code is made, checked and why loading it is sound.
 
 use std::path::{Path, PathBuf};
 
@@ -20,19 +25,55 @@ pub struct Embedded {
     site_tar: &'static [u8],
     site_sha256: &'static str,
     preinit: &'static str,
+    precompiled: Precompiled,
+}
+
+/// The precompile option's outputs (all empty without it).
+#[derive(Debug)]
+struct Precompiled {
+    code: &'static [u8],
+    stdlib_pack: &'static [u8],
+    site_pack: &'static [u8],
 }
 
 impl Embedded {
     /// Used by [`include_component!`](crate::include_component) only.
     #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
     pub const fn __new(
         wasm: &'static [u8],
         component_sha256: &'static str,
         site_tar: &'static [u8],
         site_sha256: &'static str,
         preinit: &'static str,
+        precompiled: &'static [u8],
+        stdlib_pack: &'static [u8],
+        site_pack: &'static [u8],
     ) -> Self {
-        Embedded { wasm, component_sha256, site_tar, site_sha256, preinit }
+        let precompiled = Precompiled { code: precompiled, stdlib_pack, site_pack };
+        Embedded { wasm, component_sha256, site_tar, site_sha256, preinit, precompiled }
+    }
+
+    /// Whether the binary carries the snapshot compiled ahead of time (eryx-build's
+    /// `precompile` option).
+    pub fn is_precompiled(&self) -> bool {
+        !self.precompiled.code.is_empty()
+    }
+
+    /// The snapshot after [`Self::preinit_imports`], compiled by eryx-build for a runtime's
+    /// plain engine (no fuel), if embedded.
+    pub(crate) fn precompiled_snapshot(&self) -> Option<&'static [u8]> {
+        self.is_precompiled().then_some(self.precompiled.code)
+    }
+
+    /// The bytecode pack of the standard library that eryx-build made, if embedded.
+    pub(crate) fn stdlib_pack(&self) -> Option<&'static [u8]> {
+        (!self.precompiled.stdlib_pack.is_empty()).then_some(self.precompiled.stdlib_pack)
+    }
+
+    /// The bytecode pack of the site-packages tree that eryx-build made, if embedded.
+    pub(crate) fn site_pack(&self) -> Option<&'static [u8]> {
+        (!self.precompiled.site_pack.is_empty()).then_some(self.precompiled.site_pack)
     }
 
     /// SHA-256 of the embedded component, as eryx-build computed it.
@@ -61,10 +102,15 @@ impl Embedded {
     /// Unpacks the site-packages tree under `root` (once) and returns its folder.
     pub(crate) fn install_site(&self, root: &Path) -> Result<Option<PathBuf>, BuildError> {
         let Some(digest) = self.site_digest() else { return Ok(None) };
-        let target = root.join("site-packages").join(digest);
-        install_dir(&target, |staging| tar::Archive::new(self.site_tar).unpack(staging))?;
-        Ok(Some(target))
+        install_site_tar(root, digest, self.site_tar).map(Some)
     }
+}
+
+/// Unpacks eryx-build's site-packages tar, named by `digest`, under `root` (once).
+pub(crate) fn install_site_tar(root: &Path, digest: &str, tar: &[u8]) -> Result<PathBuf, BuildError> {
+    let target = root.join("site-packages").join(digest);
+    install_dir(&target, |staging| tar::Archive::new(tar).unpack(staging))?;
+    Ok(target)
 }
 
 /// Embeds the component that eryx-build linked for the calling crate (in its build.rs).
@@ -85,6 +131,9 @@ macro_rules! include_component {
             include_bytes!(concat!(env!("OUT_DIR"), "/eryx/site.tar")),
             include_str!(concat!(env!("OUT_DIR"), "/eryx/site.sha256")),
             include_str!(concat!(env!("OUT_DIR"), "/eryx/preinit.txt")),
+            include_bytes!(concat!(env!("OUT_DIR"), "/eryx/component.cwasm")),
+            include_bytes!(concat!(env!("OUT_DIR"), "/eryx/stdlib.pack")),
+            include_bytes!(concat!(env!("OUT_DIR"), "/eryx/site.pack")),
         );
         &EMBEDDED
     }};

@@ -48,6 +48,24 @@ const CORE_INSTANCE_SIZE: usize = 16 << 20;
 
 /// Creates an engine and starts its epoch ticker (a thread that ends with the engine).
 pub(crate) fn new_engine(metering: Metering, allocation: Allocation) -> Result<Engine, BuildError> {
+    let engine = Engine::new(&config(metering, allocation)).map_err(BuildError::Engine)?;
+    let ticker = engine.weak();
+    std::thread::Builder::new()
+        .name("eryx-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = ticker.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map_err(|source| BuildError::Thread { what: "the epoch ticker", source })?;
+    Ok(engine)
+}
+
+/// The configuration of every engine eryx makes (the precompiler's too, so that its code
+/// loads into a runtime's plain engine: wasmtime compares the settings that code depends on).
+pub(crate) fn config(metering: Metering, allocation: Allocation) -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.consume_fuel(metering == Metering::Fuel);
@@ -64,19 +82,7 @@ pub(crate) fn new_engine(metering: Metering, allocation: Allocation) -> Result<E
             .max_component_instance_size(CORE_INSTANCE_SIZE);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
-    let engine = Engine::new(&config).map_err(BuildError::Engine)?;
-    let ticker = engine.weak();
-    std::thread::Builder::new()
-        .name("eryx-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = ticker.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        })
-        .map_err(|source| BuildError::Thread { what: "the epoch ticker", source })?;
-    Ok(engine)
+    config
 }
 
 /// Identifies everything about `engine` that compiled code depends on (the wasmtime version,

@@ -33,6 +33,17 @@ pub enum BuildError {
     /// wasmtime rejected the component (it is not valid or cannot be compiled here).
     #[error("cannot compile the component")]
     Compile(#[source] wasmtime::Error),
+    /// The precompiler cannot compile for the CPU baseline or target it was given.
+    #[error(
+        "cannot compile for the CPU {cpu:?}: give a Cranelift preset of the target architecture (x86-64, x86-64-v2, x86-64-v3, haswell, ...), optionally with +has_<feature> settings"
+    )]
+    Cpu {
+        /// The CPU baseline as given.
+        cpu: String,
+        /// wasmtime's error.
+        #[source]
+        source: wasmtime::Error,
+    },
     /// The component could not be pre-initialised.
     #[error(transparent)]
     Preinit(#[from] PreinitError),

@@ -78,6 +78,9 @@ pub(crate) fn snapshot_key(component_key: &str, imports: &[String], site_digest:
 pub(crate) struct Preinitializer {
     engine: Engine,
     linker: Linker<State>,
+    /// The same with file metadata that does not depend on the host, for reproducible
+    /// snapshots ([`crate::fixed_metadata`]).
+    reproducible_linker: Linker<State>,
     /// The last two instrumented components compiled: snapshots of one component with other
     /// import lists reuse it (instrumentation is deterministic), and so does the bytecode packer,
     /// which runs the base component; each hit saves a Cranelift compile of several seconds.
@@ -87,16 +90,23 @@ pub(crate) struct Preinitializer {
 impl Preinitializer {
     /// `engine` must interrupt on epochs and have its epoch ticked (see [`crate::engine`]).
     pub(crate) fn new(engine: Engine) -> Self {
-        Preinitializer { linker: linker(&engine), engine, recent_instrumented: Mutex::new(Vec::new()) }
+        let mut reproducible_linker = linker(&engine);
+        crate::fixed_metadata::fix_file_metadata(&mut reproducible_linker)
+            .expect("wasi:filesystem/types is in the linker with these functions");
+        Preinitializer { linker: linker(&engine), reproducible_linker, engine, recent_instrumented: Mutex::new(Vec::new()) }
     }
 
     /// Returns `component` with Python started and `imports` imported, as a new component.
+    /// With a `seed`, the snapshot is reproducible (the build-time precompiler's): the guest's
+    /// random sources are that seed's (its hash secret included) and the file metadata it reads
+    /// is fixed ([`crate::fixed_metadata`]); otherwise both are the host's.
     pub(crate) fn snapshot(
         &self,
         component: &[u8],
         imports: &[String],
         stdlib_dir: &Path,
         site_dir: Option<&Path>,
+        seed: Option<[u8; 32]>,
     ) -> Result<Vec<u8>, BuildError> {
         let started = Instant::now();
         if includes_preview1_adapter(component) {
@@ -116,6 +126,11 @@ impl Preinitializer {
         let stderr = CapturedOutput::new(1 << 20);
         let mut wasi = guest_wasi(&stdout, &stderr, stdlib_dir, site_dir, &[])?;
         wasi.wall_clock(PreinitWallClock::default()).monotonic_clock(PreinitMonotonicClock::default());
+        if let Some(seed) = seed {
+            wasi.secure_random(wasmtime_wasi::Deterministic::new(seed.to_vec()));
+            wasi.insecure_random(wasmtime_wasi::Deterministic::new(seed.to_vec()));
+            wasi.insecure_random_seed(u128::from_le_bytes(seed[..16].try_into().expect("16 bytes")));
+        }
         let mut store = Store::new(&self.engine, State::new(wasi.build(), usize::MAX, ScratchLimits::default()));
         // A pre-initialisation that runs too long (a module that never finishes importing) is
         // stopped: the engine's ticker advances the epoch, and each tick checks the time taken.
@@ -126,7 +141,8 @@ impl Preinitializer {
             }
             Ok(wasmtime::UpdateDeadline::Continue(1))
         });
-        let instance = self.linker.instantiate(&mut store, &compiled).map_err(step("instantiate"))?;
+        let linker = if seed.is_some() { &self.reproducible_linker } else { &self.linker };
+        let instance = linker.instantiate(&mut store, &compiled).map_err(step("instantiate"))?;
         let sandbox = bindings::Sandbox::new(&mut store, &instance).map_err(step("instantiate"))?;
         match sandbox.eryx_sandbox_python().call_init(&mut store, imports) {
             Ok(Ok(())) => {}
@@ -301,7 +317,7 @@ mod tests {
         )
         .unwrap();
         let snapshot = Preinitializer::new(engine)
-            .snapshot(&crate::base::base_component(), &["probe_module".to_string()], stdlib, Some(site.path()))
+            .snapshot(&crate::base::base_component(), &["probe_module".to_string()], stdlib, Some(site.path()), None)
             .unwrap();
         assert_eq!(&snapshot[..8], b"\0asm\x0d\x00\x01\x00", "a component");
         let contains = |needle: &str| snapshot.windows(needle.len()).any(|window| window == needle.as_bytes());

@@ -215,17 +215,19 @@ impl Runtime {
         let root = inner.folder.root()?;
         // After the identity (a failed link leaves nothing), before a snapshot imports from it.
         let site_dir = source.install_site(&root)?;
-        let stdlib_dir = self.stdlib_dir(&root)?;
+        let (stdlib_pack, site_pack) = source.prebuilt_packs();
+        let stdlib_dir = self.stdlib_dir(&root, stdlib_pack)?;
         if let Some(site) = &site_dir {
-            bytecode::ensure_pack(&inner.preinitializer, Tree::SitePackages { stdlib: &stdlib_dir, site });
+            bytecode::ensure_pack(&inner.preinitializer, Tree::SitePackages { stdlib: &stdlib_dir, site }, site_pack);
         }
-        let (loaded, from) = cache.load(&key, disk, || {
+        let precompiled = source.precompiled(imports, metering);
+        let (loaded, from) = cache.load(&key, disk, precompiled, || {
             let wasm = match identity.wasm {
                 Some(wasm) => wasm,
                 None => source.wasm(&inner.late, disk)?,
             };
             match imports {
-                Some(imports) => inner.preinitializer.snapshot(&wasm, imports, &stdlib_dir, site_dir.as_deref()),
+                Some(imports) => inner.preinitializer.snapshot(&wasm, imports, &stdlib_dir, site_dir.as_deref(), None),
                 None => Ok(wasm),
             }
         })?;
@@ -246,12 +248,12 @@ impl Runtime {
         }
     }
 
-    fn stdlib_dir(&self, root: &Path) -> Result<PathBuf, BuildError> {
+    fn stdlib_dir(&self, root: &Path, prebuilt_pack: Option<&[u8]>) -> Result<PathBuf, BuildError> {
         if let Some(dir) = self.inner.stdlib.get() {
             return Ok(dir.clone());
         }
         let dir = crate::stdlib::install(root)?;
-        bytecode::ensure_pack(&self.inner.preinitializer, Tree::Stdlib(&dir));
+        bytecode::ensure_pack(&self.inner.preinitializer, Tree::Stdlib(&dir), prebuilt_pack);
         Ok(self.inner.stdlib.get_or_init(|| dir).clone())
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::base::{BASE_COMPONENT_SHA256, base_component};
 use crate::embedded::Embedded;
+use crate::engine::Metering;
 use crate::error::BuildError;
 use crate::late::{LateLinker, Prepared};
 
@@ -83,6 +84,27 @@ impl Source {
         match self {
             Source::Late(prepared) => prepared.wheel_modules(),
             Source::Base | Source::Embedded(_) => &[],
+        }
+    }
+
+    /// Code compiled ahead of time for the snapshot after `imports` on an engine with
+    /// `metering`, if the source carries it (an embedded component built with eryx-build's
+    /// precompile option, for its own import list and no fuel).
+    pub(crate) fn precompiled(&self, imports: Option<&[String]>, metering: Metering) -> Option<&'static [u8]> {
+        match self {
+            Source::Embedded(embedded) if metering == Metering::Off => {
+                let code = embedded.precompiled_snapshot()?;
+                (imports? == embedded.preinit_imports().as_slice()).then_some(code)
+            }
+            _ => None,
+        }
+    }
+
+    /// The bytecode packs the source carries for the standard library and its site-packages tree.
+    pub(crate) fn prebuilt_packs(&self) -> (Option<&'static [u8]>, Option<&'static [u8]>) {
+        match self {
+            Source::Embedded(embedded) => (embedded.stdlib_pack(), embedded.site_pack()),
+            Source::Base | Source::Late(_) => (None, None),
         }
     }
 

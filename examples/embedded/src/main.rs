@@ -13,9 +13,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     print!("{}", output.stdout);
     eprint!("{}", output.stderr);
     eprintln!(
-        "ready after {ready:?}, first result after {:?}, link calls in this process: {}",
+        "ready after {ready:?}, first result after {:?}, link calls in this process: {}, code loaded from: {:?}",
         started.elapsed(),
-        eryx_libs::link_calls()
+        eryx_libs::link_calls(),
+        sandbox.loaded_from()
     );
     Ok(())
 }
