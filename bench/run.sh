@@ -49,7 +49,9 @@ fi
 LOAD_START=$(cut -d ' ' -f 1 /proc/loadavg 2>/dev/null || true)
 
 say "build eryx"
-cargo build --release -p eryx-cli
+# The workspace's feature set (as every build here): `-p eryx-cli` alone resolves other
+# features and compiles wasmtime and Cranelift a second time.
+cargo build --release --workspace --all-features
 ERYX="${CARGO_TARGET_DIR:-target}/release/eryx"
 
 say "install Pyodide (npm ci)"

@@ -16,8 +16,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
-use wasmtime::{Engine, Precompiled};
 use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Precompiled};
 
 use crate::bindings;
 use crate::engine::fingerprint;

@@ -71,7 +71,8 @@ pub(crate) fn fix_file_metadata(linker: &mut Linker<State>) -> wasmtime::Result<
 }
 
 fn fixed_times(mut stat: DescriptorStat) -> DescriptorStat {
-    for time in [&mut stat.data_access_timestamp, &mut stat.data_modification_timestamp, &mut stat.status_change_timestamp]
+    for time in
+        [&mut stat.data_access_timestamp, &mut stat.data_modification_timestamp, &mut stat.status_change_timestamp]
     {
         if time.is_some() {
             *time = Some(FIXED_TIME);

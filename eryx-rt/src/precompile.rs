@@ -7,10 +7,10 @@
 //! the crate's `preinit` imports, compiles it for a named CPU baseline
 //! ([`Precompiler::compile`], [`DEFAULT_CPU`]) with the configuration of a runtime's plain
 //! engine, and hands back the code with the bytecode packs of the standard library and the
-//! site-packages tree the snapshot was made with ([`crate::bytecode`]). eryx-build embeds all
+//! site-packages tree the snapshot was made with (the `bytecode` module). eryx-build embeds all
 //! three; at run time a sandbox without a fuel budget that asks for the crate's own import list
-//! loads that code (`component::load_precompiled`) after wasmtime has checked it, and the packs are written into the
-//! cache folder's trees when those lack them.
+//! loads that code (`component::load_precompiled`) after wasmtime has checked it, and the packs
+//! are written into the cache folder's trees when those lack them.
 //!
 //! # What is checked when the code is loaded
 //!
@@ -39,10 +39,11 @@
 //! # Reproducible
 //!
 //! The same inputs give the same bytes (eryx-build's outputs are checked by rebuilding): the
-//! snapshot is taken with fixed clocks ([`crate::clocks`]), with random sources seeded from the
+//! snapshot is taken with fixed clocks (the `clocks` module), with random sources seeded from the
 //! inputs' digest and with file metadata that does not depend on the host
-//! ([`crate::fixed_metadata`]: times, inode numbers), and the code is compiled for a fixed target and CPU feature set, never for the build machine's
-//! CPU. The price of the fixed seed: the secret of str/bytes hash randomisation is the same in
+//! (the `fixed_metadata` module: times, inode numbers), and the code is compiled for a fixed
+//! target and CPU feature set, never for the build machine's CPU. The price of the fixed seed:
+//! the secret of str/bytes hash randomisation is the same in
 //! every binary built from the same inputs (sandboxes of one snapshot share it anyway).
 
 use std::path::{Path, PathBuf};
@@ -130,13 +131,8 @@ impl Precompiler {
             None => Vec::new(),
         };
 
-        let wasm = self.preinitializer.snapshot(
-            inputs.wasm,
-            inputs.preinit,
-            &stdlib,
-            site.as_deref(),
-            Some(seed(inputs)),
-        )?;
+        let wasm =
+            self.preinitializer.snapshot(inputs.wasm, inputs.preinit, &stdlib, site.as_deref(), Some(seed(inputs)))?;
         Ok(Snapshot { wasm, stdlib_pack, site_pack })
     }
 
@@ -163,7 +159,7 @@ fn target_engine(target: Option<&str>, cpu: &str) -> Result<Engine, BuildError> 
         config.target(target).map_err(bad_cpu)?;
     }
     for name in cpu.split('+').filter(|name| !name.is_empty()) {
-        // SAFETY: this engine only compiles; its code runs elsewhere, after `load` has had
+        // SAFETY: this engine only compiles; its code runs elsewhere, after loading has had
         // wasmtime check each enabled feature against that CPU. An unknown name makes
         // `Engine::new` fail.
         unsafe { config.cranelift_flag_enable(name) };
@@ -189,4 +185,21 @@ fn seed(inputs: &Inputs<'_>) -> [u8; 32] {
         hasher.update(import.as_bytes());
     }
     hasher.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn cpu_baselines_are_cranelift_presets_and_settings() {
+        assert!(target_engine(None, DEFAULT_CPU).is_ok());
+        assert!(target_engine(None, "x86-64-v3+has_avx512f").is_ok());
+        for wrong in ["x86-64-v9", "x86-64-v2+avx9000"] {
+            let error = target_engine(None, wrong).unwrap_err();
+            assert!(matches!(error, BuildError::Cpu { .. }), "{wrong}: {error}");
+            assert!(error.to_string().contains(wrong), "{error}");
+        }
+    }
 }

@@ -93,7 +93,12 @@ impl Preinitializer {
         let mut reproducible_linker = linker(&engine);
         crate::fixed_metadata::fix_file_metadata(&mut reproducible_linker)
             .expect("wasi:filesystem/types is in the linker with these functions");
-        Preinitializer { linker: linker(&engine), reproducible_linker, engine, recent_instrumented: Mutex::new(Vec::new()) }
+        Preinitializer {
+            linker: linker(&engine),
+            reproducible_linker,
+            engine,
+            recent_instrumented: Mutex::new(Vec::new()),
+        }
     }
 
     /// Returns `component` with Python started and `imports` imported, as a new component.

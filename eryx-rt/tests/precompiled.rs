@@ -52,7 +52,14 @@ struct Case {
 }
 
 impl Case {
-    fn new(wasm: &[u8], site_tar: &[u8], site_sha256: &str, preinit: &[String], code: Vec<u8>, packs: [&[u8]; 2]) -> Self {
+    fn new(
+        wasm: &[u8],
+        site_tar: &[u8],
+        site_sha256: &str,
+        preinit: &[String],
+        code: Vec<u8>,
+        packs: [&[u8]; 2],
+    ) -> Self {
         let embedded = Embedded::__new(
             leak(wasm.to_vec().into_boxed_slice()),
             leak(hex::encode(Sha256::digest(wasm)).into_boxed_str()),
