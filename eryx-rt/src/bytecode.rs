@@ -266,7 +266,7 @@ mod tests {
         // Swapped for the pack of another tree (stale): found and made again.
         let other = tempfile::tempdir().unwrap();
         std::fs::write(other.path().join("other.py"), "X = 1\n").unwrap();
-        ensure_pack(Tree::SitePackages { stdlib, site: other.path() }, None);
+        ensure_pack(Tree::SitePackages { stdlib, site: other.path() });
         std::fs::copy(other.path().join(PACK_NAME), &pack).unwrap();
         forget_checks();
         ensure_pack(tree);

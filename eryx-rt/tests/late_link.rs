@@ -83,6 +83,10 @@ fn linked_like_eryx_build(wheel: &Path) -> &'static Embedded {
         Box::leak(tar.into_inner().unwrap().into_boxed_slice()),
         leak(hex::encode(site.digest())),
         "",
+        // Not precompiled: no code, no bytecode packs.
+        &[],
+        &[],
+        &[],
     )))
 }
 
