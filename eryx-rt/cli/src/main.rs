@@ -20,6 +20,7 @@ mod sandbox_args;
 mod status;
 mod version;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use args::{Cli, Command};
@@ -28,7 +29,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("ERYX_LOG"))
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse_python_style();
     match dispatch(cli) {
@@ -40,9 +41,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the subcommand, or the program when there is none.
+/// Runs the subcommand; else the program; else, with a terminal on stdin, the REPL.
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        None if cli.run.program().is_none() && std::io::stdin().is_terminal() => repl::run(&cli.run.sandbox),
         None => run::run(cli.run),
         Some(Command::Mcp(args)) => mcp::serve(args),
     }

@@ -1,24 +1,23 @@
 //! Runs one program in a fresh sandbox and turns its outcome into the exit status.
 //!
-//! The program comes from `-c`, `-m`, a file or stdin (see [`Program`]); with no program and a
-//! terminal on stdin, the REPL runs instead ([`repl`]). When the program does not come
+//! The program comes from `-c`, `-m`, a file or stdin (see [`Program`]; with no program and a
+//! terminal on stdin, `main` starts the REPL instead). When the program does not come
 //! from stdin, the guest reads the host's own stdin, lazily as `python` does (a program that
 //! never reads leaves it alone); a program that came from stdin sees an empty one.
 
-use std::io::{IsTerminal, Read};
+use std::io::Read;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use eryx_rt::{Failure, Program as GuestProgram};
 
 use crate::args::{Program, RunArgs};
-use crate::{output, repl, status};
+use crate::{output, status};
 
 /// Runs the program the arguments name.
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let argv = args.argv();
     let program = match args.program() {
-        None if std::io::stdin().is_terminal() => return repl::run(&args.sandbox),
         None | Some(Program::Stdin) => GuestProgram::file("<stdin>", read_host_stdin()?),
         Some(Program::Code(code)) => GuestProgram::code(code).host_stdin(),
         Some(Program::Module(module)) => GuestProgram::module(module).host_stdin(),
