@@ -75,6 +75,23 @@ fn parse_get(value: &str) -> Result<FileCopy, String> {
 }
 
 impl FilesArgs {
+    /// What the guest sees of the host's files, in words: "no host files" or the mounted
+    /// folders with their modes (the REPL's banner says it).
+    pub(crate) fn describe_host_files(&self) -> String {
+        if self.mounts.is_empty() {
+            return "no host files".to_string();
+        }
+        let mounts: Vec<String> = self
+            .mounts
+            .iter()
+            .map(|m| {
+                let mode = if m.writable { "read-write" } else { "read-only" };
+                format!("{} at {} ({mode})", m.host.display(), m.guest)
+            })
+            .collect();
+        format!("host files only from {}", mounts.join(", "))
+    }
+
     /// Adds the `--mount`s to `builder` (the sandbox checks them when it is built).
     pub(crate) fn mount_into(&self, mut builder: SandboxBuilder) -> SandboxBuilder {
         for mount in &self.mounts {
@@ -137,5 +154,18 @@ mod tests {
         assert_eq!(parse_get("out.png:./out.png"), Ok(copy("./out.png", "out.png")));
         assert!(parse_put("in.csv").is_err());
         assert!(parse_get(":x").is_err());
+    }
+
+    #[test]
+    fn the_banner_names_what_is_mounted() {
+        assert_eq!(FilesArgs::default().describe_host_files(), "no host files");
+        let args = FilesArgs {
+            mounts: vec![parse_mount("data:/data").unwrap(), parse_mount("out:/out:rw").unwrap()],
+            ..FilesArgs::default()
+        };
+        assert_eq!(
+            args.describe_host_files(),
+            "host files only from data at /data (read-only), out at /out (read-write)"
+        );
     }
 }

@@ -116,10 +116,11 @@ fn banner(args: &SandboxArgs) -> String {
         None => "no fuel limit".to_string(),
     };
     format!(
-        "eryx {} - Python in a WebAssembly sandbox: no host files, no network, no host environment.\n\
+        "eryx {} - Python in a WebAssembly sandbox: {}, no network, no host environment.\n\
          Limits per entry: {} s wall clock, {} MiB memory, {fuel}.\n\
          Ctrl-C stops a running entry (a new sandbox then starts: the state is lost). Ctrl-D leaves.",
         version::TEXT,
+        args.files.describe_host_files(),
         args.timeout,
         args.memory,
     )
