@@ -7,6 +7,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 venv="$target/python-test-venv"
+# maturin builds eryx-python alone: its dependencies must resolve the workspace's features, or
+# wasmtime and Cranelift compile a second time (check_features.py says which drifted).
+python3 "$here/check_features.py"
 python3 -m venv "$venv"
 pins=()
 for name in pytest-host mcp-sdk; do pins+=("$("$root/libs/pinned.sh" field "$name" requirement)"); done
