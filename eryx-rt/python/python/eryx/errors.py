@@ -45,6 +45,32 @@ class PythonError(Error):
         self.traceback = traceback
 
 
+class SystemExitError(Error):
+    """The guest code called ``sys.exit()`` (or raised ``SystemExit``); the sandbox stays usable.
+
+    Attributes:
+        code: the exit status ``python`` would exit with (``sys.exit()`` and ``sys.exit(None)``
+            give 0; a non-int argument is printed to stderr and gives 1).
+    """
+
+    def __init__(self, code: int, stdout: str = "", stderr: str = "") -> None:
+        super().__init__(f"the code exited with status {code}", stdout, stderr)
+        self.code = code
+
+
+class FilesError(Error):
+    """A file operation on the sandbox's scratch space failed.
+
+    Attributes:
+        kind: ``"not-found"``, ``"is-a-folder"``, ``"not-a-folder"``, ``"no-space"``,
+            ``"invalid-path"``, ``"dropped"`` or ``"other"``.
+    """
+
+    def __init__(self, message: str, kind: str = "other") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 class LimitError(Error):
     """A configured limit was reached; the sandbox is stopped (create a new one)."""
 
@@ -62,7 +88,11 @@ class FuelExhaustedError(LimitError):
 
 
 class CancelledError(Error):
-    """The execution was cancelled (``Sandbox.cancel()`` or a cancelled ``execute_async``)."""
+    """The execution was cancelled (``Sandbox.cancel()`` from another thread); the sandbox is stopped.
+
+    A cancelled ``execute_async`` task raises ``asyncio.CancelledError`` as asyncio does, and Ctrl-C
+    during ``execute`` raises ``KeyboardInterrupt``; both stop the guest the same way.
+    """
 
 
 class TrapError(Error):
@@ -77,12 +107,14 @@ __all__ = [
     "BusyError",
     "CancelledError",
     "Error",
+    "FilesError",
     "FuelExhaustedError",
     "LimitError",
     "MemoryLimitError",
     "PythonError",
     "SandboxError",
     "StoppedError",
+    "SystemExitError",
     "TimeoutError",
     "TrapError",
 ]
