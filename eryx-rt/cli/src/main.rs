@@ -13,6 +13,7 @@ mod args;
 mod files_args;
 mod interrupt;
 mod mcp;
+mod mcp_wire;
 mod output;
 mod repl;
 mod run;

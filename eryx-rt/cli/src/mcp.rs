@@ -9,9 +9,10 @@
 //! Errors keep their layers apart: what the guest code did wrong (an exception, a limit) is a
 //! tool result with `isError` set, which the agent reads and can act on; a request of the wrong
 //! shape (an unknown tool, arguments without `code`, JSON that is not a JSON-RPC message) is a
-//! JSON-RPC error from rmcp; neither ends the server. rmcp ignores a line that is not JSON at
-//! all (no id to answer to; the other official MCP SDKs do the same) and keeps serving. Logs go
-//! to stderr only, since stdout carries the protocol.
+//! JSON-RPC error from rmcp; neither ends the server. A line that is not JSON at all, which
+//! rmcp would drop silently, gets a `-32700 Parse error` from the filter in front of rmcp
+//! (`mcp_wire`), and the server keeps serving. Logs go to stderr only, since stdout carries
+//! the protocol.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -48,9 +49,12 @@ pub(crate) fn serve(args: McpArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let server = PythonServer::new(args);
-        let running = server.serve(rmcp::transport::stdio()).await.context("cannot start the MCP session")?;
+        let stdio = crate::mcp_wire::stdio();
+        let running = server.serve((stdio.reader, stdio.writer)).await.context("cannot start the MCP session")?;
         let reason = running.waiting().await.context("the MCP session failed")?;
         tracing::info!(?reason, "MCP session ended");
+        // Every answer is on stdout before the process exits.
+        let _ = stdio.output.await;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -111,9 +111,8 @@ def test_bad_calls_are_errors_and_the_server_keeps_serving() -> None:
 def test_malformed_messages_on_the_wire() -> None:
     """What rmcp answers to malformed messages, and that the server keeps serving after each.
 
-    A line that is not JSON gets no answer (rmcp ignores it, like the other official MCP SDKs:
-    there is no id to answer to); JSON that is not a JSON-RPC message is -32600, an unknown
-    method -32601. Every line the server writes is a JSON-RPC message: what the guest prints
+    A line that is not JSON is a -32700 parse error with a null id (answered by the filter in
+    front of rmcp); JSON that is not a JSON-RPC message is -32600, an unknown method -32601. Every line the server writes is a JSON-RPC message: what the guest prints
     never reaches stdout.
     """
     server = subprocess.Popen(
@@ -145,6 +144,12 @@ def test_malformed_messages_on_the_wire() -> None:
         send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         assert call(2, "print('printed by the guest')")["content"][0]["text"] == "printed by the guest\n"
         send("{this is not json")
+        parse_error = receive()
+        assert (parse_error["id"], parse_error["error"]["code"]) == (None, -32700)
+        assert "not JSON" in parse_error["error"]["message"]
+        server.stdin.write(b"\xff\xfe not even UTF-8\n")
+        server.stdin.flush()
+        assert receive()["error"]["code"] == -32700
         send({"jsonrpc": "2.0", "id": 3, "method": 42})  # JSON, but not a JSON-RPC request
         assert receive()["error"]["code"] == -32600
         send({"jsonrpc": "2.0", "id": 4, "method": "no/such/method"})
