@@ -46,6 +46,15 @@ const TABLES_PER_SANDBOX: u32 = 4;
 const TABLE_ELEMENTS: usize = 1 << 20;
 const CORE_INSTANCE_SIZE: usize = 16 << 20;
 
+/// The native stack guest code may use. CPython guards its C recursion (nested JSON, `repr`
+/// of nested lists, the parser) by the guest's own stack, which is about 1 MiB of linear
+/// memory; wasmtime's default of 512 KiB of native stack ran out first, so deep C recursion
+/// trapped instead of raising `RecursionError`. With room for the guest's whole stack, CPython's
+/// own check fires first.
+const MAX_WASM_STACK: usize = 32 << 20;
+/// What the host functions called from guest code may use on a fiber beyond the guest's stack.
+const ASYNC_STACK_HEADROOM: usize = 1 << 20;
+
 /// Creates an engine and starts its epoch ticker (a thread that ends with the engine).
 pub(crate) fn new_engine(metering: Metering, allocation: Allocation) -> Result<Engine, BuildError> {
     let engine = Engine::new(&config(metering, allocation)).map_err(BuildError::Engine)?;
@@ -71,6 +80,8 @@ pub(crate) fn config(metering: Metering, allocation: Allocation) -> Config {
     config.consume_fuel(metering == Metering::Fuel);
     config.wasm_component_model(true);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    config.max_wasm_stack(MAX_WASM_STACK);
+    config.async_stack_size(MAX_WASM_STACK + ASYNC_STACK_HEADROOM);
     if let Allocation::Pooling { max_sandboxes } = allocation {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(max_sandboxes)

@@ -70,6 +70,9 @@ def _flush():
             pass
 
 
+_MAX_FRAMES = 2000
+
+
 def _describe(exc, skip_frames):
     tb = exc.__traceback__
     for _ in range(skip_frames):
@@ -80,9 +83,15 @@ def _describe(exc, skip_frames):
         message = str(exc)
     except BaseException:
         message = "<exception str() failed>"
-    # A huge traceback (deep recursion) may not fit in the memory that is left: fall back to
-    # its last frames, then to the exception line alone.
-    for limit in (None, -30):
+    # A huge traceback (deep recursion) may not fit in the memory or the time that is left
+    # (formatting 400,000 frames took longer than a timeout): past _MAX_FRAMES, or when the
+    # whole one fails, only its last frames, then the exception line alone.
+    depth = 0
+    frame = tb
+    while frame is not None and depth <= _MAX_FRAMES:
+        depth += 1
+        frame = frame.tb_next
+    for limit in (None, -30) if depth <= _MAX_FRAMES else (-30,):
         try:
             text = "".join(traceback.format_exception(type(exc), exc, tb, limit=limit))
             break
