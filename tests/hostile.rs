@@ -1,8 +1,15 @@
 //! Hostile programs, one test each: every one ends in its documented outcome (a typed eryx
 //! error, a named Python exception, or a harmless result) within its limit plus 10%, and the
-//! next sandbox of the process works. `HOSTILE.md` (next to this crate's manifest) has the
-//! table of cases and outcomes; keep the two in step.
+//! next sandbox of the process works. `HOSTILE.md` (beside this file) has the table of cases
+//! and outcomes; keep the two in step. `-- --nocapture` prints each case's outcome and time.
+//!
+//! It lives in the cross-crate tests for the numpy array bombs: they take the numpy wheel from
+//! `common::numpy_wheel` (built once from its sdist and kept in eryx's cache, as for `numpy.rs`,
+//! whose late-linked component they share).
 
+mod common;
+
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use eryx_rt::{Failure, Output, Sandbox, SandboxBuilder};
@@ -19,7 +26,8 @@ enum Outcome {
     Timeout,
     /// Stopped by the fuel budget.
     Fuel,
-    /// A Python `MemoryError`, or the sandbox stopped at its memory limit.
+    /// A Python `MemoryError` (or numpy's subclass of it), or the sandbox stopped at its memory
+    /// limit.
     Memory,
     /// This Python exception escaped.
     Raises(&'static str),
@@ -74,7 +82,7 @@ fn check_within(mut sandbox: Sandbox, timeout: Duration, code: &str, expected: O
         (Outcome::Fuel, Err(e)) => matches!(e.failure, Failure::FuelExhausted(_)),
         (Outcome::Memory, Err(e)) => match &e.failure {
             Failure::MemoryLimit { .. } => true,
-            Failure::Python(exception) => exception.type_name == "MemoryError",
+            Failure::Python(exception) => ["MemoryError", "_ArrayMemoryError"].contains(&exception.type_name.as_str()),
             _ => false,
         },
         (Outcome::Raises(name), Err(e)) => matches!(&e.failure, Failure::Python(x) if x.type_name == *name),
@@ -83,6 +91,8 @@ fn check_within(mut sandbox: Sandbox, timeout: Duration, code: &str, expected: O
         (Outcome::Trapped, Err(e)) => matches!(e.failure, Failure::Trap(_)),
         _ => false,
     };
+    let case = std::thread::current().name().unwrap_or("?").to_string();
+    eprintln!("hostile case {case}: {} in {elapsed:.2?}", describe(&result));
     assert!(matched, "expected {expected:?}, got {}", describe(&result));
     drop(sandbox);
     let mut next = self::sandbox();
@@ -198,6 +208,27 @@ fn dict_bomb() {
     check("d = {}\nwhile True: d[len(d)] = bytearray(10**5)", Outcome::Memory);
 }
 
+/// A sandbox with numpy (late-linked, without the start-up snapshot, like `numpy.rs`'s) that
+/// has imported it: the cases time the bomb, not the import.
+fn numpy_sandbox() -> Sandbox {
+    // The first build links and compiles the component the others load: one at a time.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut sandbox = builder().preinit(false).with_wheel(common::numpy_wheel()).build().expect("numpy links");
+    sandbox.execute("import numpy").expect("numpy imports");
+    sandbox
+}
+
+#[test]
+fn numpy_array_bomb() {
+    check_in(numpy_sandbox(), "import numpy as np\nx = np.ones(2 * 10**8)", Outcome::Memory);
+}
+
+#[test]
+fn numpy_arrays_filling_memory() {
+    check_in(numpy_sandbox(), "import numpy as np\nxs = []\nwhile True: xs.append(np.ones(10**6))", Outcome::Memory);
+}
+
 // Deep recursion, in Python and in C.
 
 #[test]
@@ -207,10 +238,17 @@ fn python_recursion() {
 
 #[test]
 fn python_recursion_with_the_limit_lifted() {
-    let sandbox = builder().memory_limit(48 << 20).build().unwrap();
-    // MemoryError at about 450,000 frames; its traceback is cut to the last frames (formatting
-    // them all outlasted the timeout).
-    check_in(sandbox, "import sys\nsys.setrecursionlimit(10**8)\ndef f(n): return f(n + 1)\nf(0)", Outcome::Memory);
+    // Hundreds of thousands of frames fill the 48 MiB (the sandbox stops at its memory limit, or
+    // MemoryError; a huge traceback is cut to its last frames). That takes 4.5 s on a loaded
+    // machine: a 20 s timeout, so that memory, not time, ends it.
+    let timeout = Duration::from_secs(20);
+    let sandbox = builder().timeout(timeout).memory_limit(48 << 20).build().unwrap();
+    check_within(
+        sandbox,
+        timeout,
+        "import sys\nsys.setrecursionlimit(10**8)\ndef f(n): return f(n + 1)\nf(0)",
+        Outcome::Memory,
+    );
 }
 
 #[test]
