@@ -9,6 +9,8 @@ the Rust API (the difference is what the binding adds):
 * `eryx.Sandbox()` with the defaults (in-memory cache hit, default snapshot);
 * the first `execute("pass")` of a new sandbox, and a warm one (the same sandbox again);
 * `execute_async("pass")` awaited from asyncio;
+* a callback round trip: the guest calls a host callable that returns None (`tools.noop()`, a
+  plain function; `tools.anoop()`, an `async def` one), timed inside the guest per call;
 * with the MCP SDK installed and `ERYX_BIN` (or `target/release/eryx`) built: a `run_python`
   call of `pass` through `eryx mcp`, the whole round trip of the client's `call_tool`.
 """
@@ -61,6 +63,23 @@ def bench_package(rounds: int) -> None:
         return samples
 
     show('warm await execute_async("pass")', asyncio.run(awaited()))
+
+    def noop() -> None:
+        return None
+
+    async def anoop() -> None:
+        return None
+
+    sandbox = eryx.Sandbox(callbacks=[noop, anoop], timeout=300)
+    sandbox.execute("from eryx import tools\ntools.noop()\ntools.anoop()")
+    for name in ("noop", "anoop"):
+        show(f"callback round trip tools.{name}()", [round_trip(sandbox, f"tools.{name}()", 500) for _ in range(9)])
+
+
+def round_trip(sandbox: eryx.Sandbox, call: str, calls: int) -> float:
+    """Seconds per call of `call`, timed inside the guest over `calls` calls (as api_bench does)."""
+    code = f"import time\nfrom eryx import tools\nt = time.perf_counter()\nfor _ in range({calls}): {call}\nprint(time.perf_counter() - t)"
+    return float(sandbox.execute(code).stdout) / calls
 
 
 def bench_mcp(rounds: int) -> None:

@@ -12,6 +12,7 @@
 //! value JSON cannot represent).
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use eryx_rt::{Callback, CallbackError};
 use pyo3::prelude::*;
@@ -31,22 +32,29 @@ impl LoopSlot {
     }
 }
 
+/// What every callback of a sandbox shares: `eryx._callbacks.dispatch`, the execute's loop,
+/// and the per-call timeout (an awaitable still running then is cancelled on its loop).
+#[derive(Clone)]
+pub(crate) struct Dispatch {
+    pub(crate) function: Arc<Py<PyAny>>,
+    pub(crate) event_loop: LoopSlot,
+    pub(crate) call_timeout: Duration,
+}
+
 /// A callback named `name` that calls `function` through `dispatch`.
 pub(crate) fn python_callback(
     name: String,
     description: String,
     schema: Value,
     function: Py<PyAny>,
-    dispatch: Arc<Py<PyAny>>,
-    event_loop: LoopSlot,
+    dispatch: Dispatch,
 ) -> Callback {
     let function = Arc::new(function);
     let callback_name = name.clone();
     Callback::new(name, description, schema, move |args: Value| {
-        let (function, dispatch, event_loop, name) =
-            (function.clone(), dispatch.clone(), event_loop.clone(), callback_name.clone());
+        let (function, dispatch, name) = (function.clone(), dispatch.clone(), callback_name.clone());
         async move {
-            let call = move || Python::attach(|py| call_python(py, &name, &function, &dispatch, &event_loop, &args));
+            let call = move || Python::attach(|py| call_python(py, &name, &function, &dispatch, &args));
             match tokio::task::spawn_blocking(call).await {
                 Ok(result) => result,
                 Err(error) => Err(CallbackError::new(format!("the callback's worker thread failed: {error}"))),
@@ -59,14 +67,15 @@ fn call_python(
     py: Python<'_>,
     name: &str,
     function: &Py<PyAny>,
-    dispatch: &Py<PyAny>,
-    event_loop: &LoopSlot,
+    dispatch: &Dispatch,
     args: &Value,
 ) -> Result<Value, CallbackError> {
-    let event_loop = event_loop.get().map_or_else(|| py.None(), |l| l.clone_ref(py));
+    let event_loop = dispatch.event_loop.get().map_or_else(|| py.None(), |l| l.clone_ref(py));
+    let timeout = dispatch.call_timeout.as_secs_f64();
     let answer = dispatch
+        .function
         .bind(py)
-        .call1((function.bind(py), name, args.to_string(), event_loop))
+        .call1((function.bind(py), name, args.to_string(), event_loop, timeout))
         .and_then(|answer| answer.extract::<String>());
     match answer {
         Ok(text) => serde_json::from_str(&text)

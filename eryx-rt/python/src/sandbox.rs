@@ -16,7 +16,7 @@ use pyo3::types::PyBytes;
 use serde_json::Value;
 
 use crate::blocking::run_detached;
-use crate::callbacks::{LoopSlot, python_callback};
+use crate::callbacks::{Dispatch, LoopSlot, python_callback};
 use crate::errors::{busy, execute_error, files_error, new_error};
 
 /// One sandbox; Python's `eryx.Sandbox` wraps it.
@@ -27,6 +27,9 @@ pub(crate) struct NativeSandbox {
     files: Files,
     event_loop: LoopSlot,
 }
+
+/// How long one callback call may take unless `callback_timeout` says otherwise (the core's default).
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What `execute` hands back to Python: `(stdout, stderr, duration_seconds, truncated)`.
 type Outcome = (String, String, f64, bool);
@@ -78,21 +81,20 @@ impl NativeSandbox {
         if let Some(modules) = preinit {
             builder = builder.with_preinit_imports(modules);
         }
+        let call_timeout = match callback_timeout {
+            Some(seconds) => seconds_arg("callback_timeout", seconds)?,
+            None => CALL_TIMEOUT,
+        };
+        builder = builder.callback_limits(CallbackLimits::default().call_timeout(call_timeout));
         let event_loop = LoopSlot::default();
         if !callbacks.is_empty() {
-            let dispatch =
-                Arc::new(dispatch.ok_or_else(|| PyValueError::new_err("callbacks need a dispatch function"))?);
+            let dispatch = dispatch.ok_or_else(|| PyValueError::new_err("callbacks need a dispatch function"))?;
+            let dispatch = Dispatch { function: Arc::new(dispatch), event_loop: event_loop.clone(), call_timeout };
             for (name, description, schema, function) in callbacks {
                 let schema: Value = serde_json::from_str(&schema)
                     .map_err(|e| PyValueError::new_err(format!("the schema of callback {name} is not JSON: {e}")))?;
-                let callback =
-                    python_callback(name, description, schema, function, dispatch.clone(), event_loop.clone());
-                builder = builder.with_callback(callback);
+                builder = builder.with_callback(python_callback(name, description, schema, function, dispatch.clone()));
             }
-        }
-        if let Some(seconds) = callback_timeout {
-            builder = builder
-                .callback_limits(CallbackLimits::default().call_timeout(seconds_arg("callback_timeout", seconds)?));
         }
         if let Some(handler) = output_handler {
             builder = builder.output_handler(move |stream, bytes| live_output(&handler, stream, bytes));

@@ -85,19 +85,9 @@ def test_cancelling_the_asyncio_task_cancels_the_guest() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        # The guest ends within milliseconds; then the sandbox is stopped, not running.
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                await box.execute_async("pass")
-            except eryx.BusyError:
-                assert time.monotonic() < deadline, "the cancelled guest kept running"
-                await asyncio.sleep(0.01)
-                continue
-            except eryx.StoppedError as error:
-                assert "cancelled" in str(error)
-                return
-            raise AssertionError("a cancelled sandbox ran code")
+        # The guest was cancelled and awaited before CancelledError left: the sandbox is stopped.
+        with pytest.raises(eryx.StoppedError, match="cancelled"):
+            await box.execute_async("pass")
 
     asyncio.run(main())
 

@@ -144,6 +144,24 @@ def test_a_stuck_callable_meets_the_callback_timeout() -> None:
     assert time.monotonic() - started < 5
 
 
+def test_an_async_callable_past_the_timeout_is_cancelled_on_its_loop() -> None:
+    cancelled = threading.Event()
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    box = eryx.Sandbox(callbacks=[forever], callback_timeout=0.3)
+    out = box.execute(
+        "import eryx\ntry:\n    eryx.tools.forever()\nexcept eryx.CallbackTimeout:\n    print('timeout')"
+    ).stdout
+    assert out == "timeout\n"
+    assert cancelled.wait(5), "the awaitable kept running after the call timed out"
+
+
 def test_bad_callbacks_are_refused_when_the_sandbox_is_made() -> None:
     with pytest.raises(TypeError, match="callable"):
         eryx.Sandbox(callbacks={"x": 3})  # type: ignore[dict-item]

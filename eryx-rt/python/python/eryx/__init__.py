@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -228,7 +229,16 @@ class Sandbox:
         tokio runtime of the package) and this loop goes on meanwhile. ``async`` callbacks run
         on this loop. Cancelling the awaiting task cancels the guest (the sandbox stops)."""
         _check_code(code)
-        return Result(*await self._native.execute_async(code, asyncio.get_running_loop()))
+        running = self._native.execute_async(code, asyncio.get_running_loop())
+        try:
+            # Shielded: when this task is cancelled, the guest is cancelled through its handle
+            # and awaited to its end, so the sandbox is back (stopped) when CancelledError leaves.
+            return Result(*await asyncio.shield(running))
+        except asyncio.CancelledError:
+            self._native.cancel()
+            with contextlib.suppress(Exception):
+                await running
+            raise
 
     def cancel(self) -> bool:
         """Cancels the running execute, from any thread; returns whether one was running.

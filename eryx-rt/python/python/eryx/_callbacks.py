@@ -18,6 +18,7 @@ JSON cannot represent, raises ``CallbackFailed`` whose message the guest sees as
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import json
 import threading
@@ -116,14 +117,23 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
-def dispatch(function: Callable[..., Any], name: str, args: str, loop: asyncio.AbstractEventLoop | None) -> str:
-    """Calls ``function`` with the guest's arguments (JSON text); answers JSON text."""
+def dispatch(
+    function: Callable[..., Any], name: str, args: str, loop: asyncio.AbstractEventLoop | None, timeout: float
+) -> str:
+    """Calls ``function`` with the guest's arguments (JSON text); answers JSON text. An
+    awaitable result still running after ``timeout`` seconds (the guest has had its
+    ``CallbackTimeout`` by then) is cancelled on its loop."""
     try:
         result = function(**json.loads(args))
         if inspect.isawaitable(result):
             if loop is None or loop.is_closed():
                 loop = background_loop()
-            result = asyncio.run_coroutine_threadsafe(_awaited(result), loop).result()
+            running = asyncio.run_coroutine_threadsafe(_awaited(result), loop)
+            try:
+                result = running.result(timeout)
+            except concurrent.futures.TimeoutError:
+                running.cancel()
+                raise
     except Exception as error:  # noqa: BLE001 - every failure goes to the guest as CallbackError
         raise CallbackFailed(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__) from None
     try:

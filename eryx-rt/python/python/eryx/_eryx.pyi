@@ -17,7 +17,7 @@ class NativeSandbox:
         wheels: list[str] = ...,
         preinit: list[str] | None = None,
         callbacks: list[tuple[str, str, str, Callable[..., Any]]] = ...,
-        dispatch: Callable[[Callable[..., Any], str, str, asyncio.AbstractEventLoop | None], str] | None = None,
+        dispatch: Callable[[Callable[..., Any], str, str, asyncio.AbstractEventLoop | None, float], str] | None = None,
         callback_timeout: float | None = None,
         output_handler: Callable[[str, bytes], object] | None = None,
         mounts: list[tuple[str, str, bool]] = ...,
