@@ -121,7 +121,7 @@ def dispatch(
     function: Callable[..., Any], name: str, args: str, loop: asyncio.AbstractEventLoop | None, timeout: float
 ) -> str:
     """Calls ``function`` with the guest's arguments (JSON text); answers JSON text. An
-    awaitable result still running after ``timeout`` seconds (the guest has had its
+    awaitable result still running a second after ``timeout`` seconds (the guest has had its
     ``CallbackTimeout`` by then) is cancelled on its loop."""
     try:
         result = function(**json.loads(args))
@@ -130,7 +130,9 @@ def dispatch(
                 loop = background_loop()
             running = asyncio.run_coroutine_threadsafe(_awaited(result), loop)
             try:
-                result = running.result(timeout)
+                # A second past the call timeout: the guest's CallbackTimeout (raised by the
+                # core at the timeout) comes first, then the awaitable is cancelled.
+                result = running.result(timeout + 1.0)
             except concurrent.futures.TimeoutError:
                 running.cancel()
                 raise
