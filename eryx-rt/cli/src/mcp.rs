@@ -12,18 +12,20 @@
 //! JSON-RPC error from rmcp; neither ends the server. A line that is not JSON at all, which
 //! rmcp would drop silently, gets a `-32700 Parse error` from the filter in front of rmcp
 //! (`mcp_wire`), and the server keeps serving. Logs go to stderr only, since stdout carries
-//! the protocol.
+//! the protocol. A client's `notifications/cancelled` for a running call cancels its guest
+//! (through the sandbox's `CancelHandle`; the sandbox is then replaced like after a limit).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use eryx_rt::{ExecuteError, Failure, Output, Sandbox};
+use eryx_rt::{CancelHandle, ExecuteError, Failure, Output, Sandbox};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
-use rmcp::{ErrorData, ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router};
-use tokio::sync::Mutex;
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router};
+use tokio::sync::{Mutex, oneshot};
 
 use crate::sandbox_args::SandboxArgs;
 
@@ -86,13 +88,27 @@ impl PythonServer {
     async fn run_python(
         &self,
         Parameters(RunPython { code }): Parameters<RunPython>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         // One call at a time per session: the sandbox is one interpreter.
         let slot = self.sandbox.clone().lock_owned().await;
         let args = self.args.clone();
-        let ran = tokio::task::spawn_blocking(move || run_in_session(&args, slot, &code))
-            .await
-            .map_err(|error| ErrorData::internal_error(format!("the sandbox thread failed: {error}"), None))?;
+        let (handle_sender, handle) = oneshot::channel();
+        let mut running = tokio::task::spawn_blocking(move || run_in_session(&args, slot, &code, handle_sender));
+        // The client's `notifications/cancelled` for this request cancels the guest (the
+        // sandbox is then stopped; the next call starts a new one).
+        let cancel_on_request = async {
+            if let Ok(handle) = handle.await {
+                context.ct.cancelled().await;
+                handle.cancel();
+            }
+        };
+        let ran = tokio::select! {
+            ran = &mut running => ran,
+            () = cancel_on_request => running.await,
+        };
+        let ran =
+            ran.map_err(|error| ErrorData::internal_error(format!("the sandbox thread failed: {error}"), None))?;
         Ok(match ran {
             Err(error) => CallToolResult::error(vec![ContentBlock::text(format!("{error:#}"))]),
             Ok(Ok(output)) => succeeded(&output),
@@ -102,16 +118,19 @@ impl PythonServer {
 }
 
 /// Runs `code` in the session's sandbox (a new one when there is none, or always with
-/// `--fresh`), and keeps the sandbox for the next call unless the run stopped it.
+/// `--fresh`), and keeps the sandbox for the next call unless the run stopped it. The
+/// sandbox's cancel handle goes to `cancel_handle` before the code runs.
 fn run_in_session(
     args: &McpArgs,
     mut slot: tokio::sync::OwnedMutexGuard<Option<Sandbox>>,
     code: &str,
+    cancel_handle: oneshot::Sender<CancelHandle>,
 ) -> anyhow::Result<Result<Output, ExecuteError>> {
     let mut sandbox = match slot.take() {
         Some(sandbox) if !args.fresh => sandbox,
         _ => args.sandbox.builder()?.build().context("cannot create the sandbox")?,
     };
+    let _ = cancel_handle.send(sandbox.cancel_handle());
     let outcome = sandbox.execute(code);
     let stopped = matches!(&outcome, Err(error) if error.failure.stops_sandbox());
     if !stopped && !args.fresh {

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import subprocess
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -156,6 +157,48 @@ def test_malformed_messages_on_the_wire() -> None:
         unknown = receive()
         assert (unknown["id"], unknown["error"]["code"]) == (4, -32601)
         assert call(5, "print(6 * 7)")["content"][0]["text"] == "42\n"
+    finally:
+        server.stdin.close()
+        assert server.wait(timeout=30) == 0
+
+
+def test_a_cancelled_request_stops_its_guest() -> None:
+    """`notifications/cancelled` for a running `run_python` cancels the guest well before its
+    timeout; the session goes on with a new sandbox."""
+    server = subprocess.Popen(
+        [ERYX, "mcp", "--timeout", "120"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert server.stdin and server.stdout
+
+    def send(message: object) -> None:
+        server.stdin.write(json.dumps(message).encode() + b"\n")
+        server.stdin.flush()
+
+    def reply_to(request_id: int) -> dict:
+        while True:
+            reply = json.loads(server.stdout.readline())
+            if reply.get("id") == request_id:
+                return reply
+
+    def call(request_id: int, code: str) -> None:
+        send({"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
+              "params": {"name": "run_python", "arguments": {"code": code}}})
+
+    try:
+        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+        reply_to(1)
+        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        call(2, "kept = 1")
+        reply_to(2)
+        started = time.monotonic()
+        call(3, "while True: pass")
+        time.sleep(0.5)
+        send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 3, "reason": "test"}})
+        call(4, "print('kept' in globals())")
+        answer = reply_to(4)["result"]
+        assert time.monotonic() - started < 60, "the cancelled guest ran on to its timeout"
+        assert answer["content"][0]["text"] == "False\n"  # a new sandbox
     finally:
         server.stdin.close()
         assert server.wait(timeout=30) == 0
