@@ -3,16 +3,14 @@
 //! Compiling a component with Cranelift takes seconds; loading precompiled code takes
 //! milliseconds. A [`ComponentCache`] belongs to one engine and keys its entries by
 //! [`ComponentCache::key`]: the identity of the wasm (the SHA-256 of a linked component, or of
-//! a snapshot's inputs), the engine's fingerprint and eryx's version. On disk an entry is
-//! `components/<key>.cwasm` and its check `<key>.cwasm.check` (size, checksum, the file identity
-//! it was verified with: [`crate::entry_check`]): an entry whose check is missing or fails
-//! (truncated, corrupt, swapped) or that the engine rejects (another wasmtime, another CPU) is
-//! compiled again and replaced, never trusted. Entries are written through a
-//! temporary file and an atomic rename, so a reader sees a whole entry or none, and two
-//! processes filling one key both leave a good entry.
+//! a snapshot's inputs), the engine's fingerprint and eryx's version. On disk entries live in
+//! a [`ComponentStore`] (`components/<key>.cwasm` and its sidecars): written whole or not at
+//! all, checked before use ([`crate::entry_check`]), bounded in size (least recently used out
+//! first) and never removed while a process maps them. An entry whose check fails (truncated,
+//! corrupt, swapped) or that the engine rejects (another wasmtime, another CPU) is compiled
+//! again and replaced, never trusted.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -20,15 +18,17 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Precompiled};
 
 use crate::bindings;
+use crate::component_store::{ComponentStore, EntryInfo, Lease};
 use crate::engine::fingerprint;
-use crate::entry_check;
 use crate::error::BuildError;
-use crate::files::write_atomic;
 use crate::host::{State, async_linker};
 
 /// A compiled component with its imports resolved: a sandbox is a store plus an instantiation.
 pub(crate) struct Loaded {
     pub(crate) pre: bindings::SandboxPre<State>,
+    /// Keeps the disk entry that wasmtime maps from removal by any process (see
+    /// [`crate::component_store`]).
+    _lease: Option<Lease>,
 }
 
 /// Where a sandbox's compiled component came from.
@@ -87,13 +87,14 @@ impl ComponentCache {
 
     /// Returns the loaded component for `key`: from memory, from `precompiled` code (embedded in
     /// the binary; see the `precompile` module) when this engine and CPU accept it, from `disk`
-    /// (the persistent cache folder, if any), or by compiling what `wasm` produces (so a hit
-    /// never links or snapshots).
+    /// (the persistent cache folder's store, if any), or by compiling what `wasm` produces (so
+    /// a hit never links or snapshots). `describe` says what a new disk entry holds.
     pub(crate) fn load(
         &self,
         key: &str,
-        disk: Option<&Path>,
+        disk: Option<&ComponentStore>,
         precompiled: Option<&'static [u8]>,
+        describe: impl FnOnce() -> EntryInfo,
         wasm: impl FnOnce() -> Result<Vec<u8>, BuildError>,
     ) -> Result<(Arc<Loaded>, LoadedFrom), BuildError> {
         if let Some(loaded) = self.in_memory(key) {
@@ -104,29 +105,29 @@ impl ComponentCache {
         if let Some(loaded) = self.in_memory(key) {
             return Ok((loaded, LoadedFrom::Memory));
         }
-        let path = disk.map(|dir| dir.join("components").join(format!("{key}.cwasm")));
         let found = precompiled
             .and_then(|code| load_precompiled(&self.engine, code))
-            .map(|component| (component, LoadedFrom::Precompiled))
-            .or_else(|| path.as_deref().and_then(|path| read_entry(&self.engine, path)).map(|c| (c, LoadedFrom::Disk)));
-        let (component, from) = match found {
+            .map(|component| (component, None, LoadedFrom::Precompiled))
+            .or_else(|| {
+                let (component, lease) = read_entry(&self.engine, disk?, key)?;
+                Some((component, Some(lease), LoadedFrom::Disk))
+            });
+        let (component, lease, from) = match found {
             Some(found) => found,
             None => {
                 let wasm = wasm()?;
                 let started = std::time::Instant::now();
                 let component = Component::new(&self.engine, &wasm).map_err(BuildError::Compile)?;
                 tracing::info!(elapsed = ?started.elapsed(), bytes = wasm.len(), "compiled component");
-                if let Some(path) = &path
-                    && let Err(error) = write_entry(path, &component)
-                {
-                    tracing::warn!(path = %path.display(), %error, "cannot write the compiled-component cache");
+                if let Some(store) = disk {
+                    write_entry(store, key, &component, &describe());
                 }
-                (component, LoadedFrom::Compiled)
+                (component, None, LoadedFrom::Compiled)
             }
         };
         let instance_pre = self.linker.instantiate_pre(&component).map_err(BuildError::Instantiate)?;
         let pre = bindings::SandboxPre::new(instance_pre).map_err(BuildError::Instantiate)?;
-        let loaded = Arc::new(Loaded { pre });
+        let loaded = Arc::new(Loaded { pre, _lease: lease });
         self.memory.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), loaded.clone());
         Ok((loaded, from))
     }
@@ -142,33 +143,29 @@ impl ComponentCache {
     }
 }
 
-/// Reads and checks a disk entry; a bad one is removed so that it is rebuilt.
+/// Loads a disk entry (checked and leased by the store, then mapped by wasmtime); one that
+/// the engine rejects is removed so that it is rebuilt.
 ///
-/// The code is memory-mapped by wasmtime, not read. Its check ([`entry_check`]) costs an
+/// The code is memory-mapped by wasmtime, not read. Its check ([`crate::entry_check`]) costs an
 /// `fstat` when the file is the one verified before, and a hash of the whole file (XXH3-128,
 /// about 6 ms for 40 MB) only when its identity changed: a corrupt, truncated or swapped
 /// entry is never trusted.
-fn read_entry(engine: &Engine, path: &Path) -> Option<Component> {
+fn read_entry(engine: &Engine, store: &ComponentStore, key: &str) -> Option<(Component, Lease)> {
     let started = std::time::Instant::now();
-    let file = std::fs::File::open(path).ok()?;
-    // SAFETY: cache entries are only ever replaced by rename, never written in place, so the
-    // mapped file does not change under us (and a change would fail the check).
-    let Some(verified) = entry_check::verify(path, &file, || unsafe { memmap2::Mmap::map(&file) }.ok()) else {
-        tracing::warn!(path = %path.display(), "corrupt or incomplete compiled-component cache entry; compiling again");
-        entry_check::remove(path);
-        return None;
-    };
+    let (path, lease) = store.open(key)?;
     let checked = started.elapsed();
-    // SAFETY: the file is exactly what `Component::serialize` wrote (its check says so), and
-    // wasmtime itself rejects code from another version, configuration or CPU.
-    match unsafe { Component::deserialize_file(engine, path) } {
+    // SAFETY: the file is exactly what `Component::serialize` wrote (its check says so), entries
+    // are never written in place, and the lease keeps it from removal while mapped; wasmtime
+    // itself rejects code from another version, configuration or CPU.
+    match unsafe { Component::deserialize_file(engine, &path) } {
         Ok(component) => {
-            tracing::debug!(?verified, ?checked, total = ?started.elapsed(), "loaded compiled component from disk");
-            Some(component)
+            tracing::debug!(?checked, total = ?started.elapsed(), "loaded compiled component from disk");
+            Some((component, lease))
         }
         Err(error) => {
             tracing::warn!(path = %path.display(), error = %format!("{error:#}"), "incompatible compiled-component cache entry; compiling again");
-            entry_check::remove(path);
+            drop(lease);
+            store.discard(key);
             None
         }
     }
@@ -200,12 +197,25 @@ fn load_precompiled(engine: &Engine, code: &'static [u8]) -> Option<Component> {
     }
 }
 
-/// Writes the code through a temporary file and a rename, then its check.
-fn write_entry(path: &Path, component: &Component) -> Result<(), Box<dyn std::error::Error>> {
-    let code = component.serialize()?;
-    // A reader that finds the new code before its check takes it as incomplete and compiles.
-    let _ = std::fs::remove_file(entry_check::sidecar_path(path));
-    write_atomic(path, &code)?;
-    entry_check::record(path, &code)?;
-    Ok(())
+/// Writes a new entry, then brings the store back under its cap (keeping the new entry).
+fn write_entry(store: &ComponentStore, key: &str, component: &Component, info: &EntryInfo) {
+    let written = component
+        .serialize()
+        .map_err(|error| std::io::Error::other(format!("{error:#}")))
+        .and_then(|code| store.write(key, &code, info));
+    if let Err(error) = written {
+        tracing::warn!(dir = %store.dir().display(), %error, "cannot write the compiled-component cache");
+        return;
+    }
+    match store.prune_keeping(store.limit(), Some(key)) {
+        Ok(report) if !report.removed.is_empty() || !report.leftovers.is_empty() => tracing::info!(
+            removed = report.removed.len(),
+            leftovers = report.leftovers.len(),
+            remaining_bytes = report.remaining_bytes,
+            limit = store.limit(),
+            "pruned the compiled-component cache"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(dir = %store.dir().display(), %error, "cannot prune the compiled-component cache"),
+    }
 }

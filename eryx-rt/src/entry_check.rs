@@ -72,6 +72,11 @@ impl FileIdentity {
         None
     }
 
+    /// Whether both name the same file (device and inode), changed or not.
+    pub(crate) fn same_inode(&self, other: &Self) -> bool {
+        self.dev == other.dev && self.ino == other.ino
+    }
+
     fn encode(&self) -> String {
         format!("{} {} {} {} {}", self.dev, self.ino, self.size, self.mtime_ns, self.ctime_ns)
     }
@@ -207,13 +212,6 @@ pub(crate) fn record_beside(sidecar: &Path, bytes: &[u8]) -> std::io::Result<()>
     let sidecar_data =
         Sidecar { size: bytes.len() as u64, checksum: xxhash_rust::xxh3::xxh3_128(bytes), verified: None };
     write_atomic(sidecar, sidecar_data.encode().as_bytes())
-}
-
-/// Removes a bad entry and its sidecars, so that it is made again.
-pub(crate) fn remove(path: &Path) {
-    let _ = std::fs::remove_file(path);
-    let _ = std::fs::remove_file(sidecar_path(path));
-    let _ = std::fs::remove_file(legacy_sidecar_path(path));
 }
 
 #[cfg(test)]

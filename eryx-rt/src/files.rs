@@ -10,7 +10,11 @@
 //! Without a cache folder (none configured, no user cache folder), the trees that must be
 //! mounted into the guest go to a temporary folder that is removed when its runtime is
 //! dropped (and at process exit for the default runtime, which is never dropped); compiled
-//! code and the late-link index then stay in memory only.
+//! code and the late-link index then stay in memory only. The guest's standard library and
+//! site-packages are host folders mounted into it, so an in-memory-only mode would need a
+//! second file system for them; instead a temporary folder cannot outlive its process: its
+//! owner holds a lock on [`OWNER_LOCK`] inside it, and the next runtime that makes one removes
+//! every such folder whose owner died without cleaning up (killed, crashed).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,6 +24,12 @@ use crate::error::BuildError;
 
 /// The environment variable that sets the default cache folder.
 pub(crate) const CACHE_DIR_ENV: &str = "ERYX_CACHE_DIR";
+
+/// The lock file inside a temporary cache folder, held exclusively by the owning process.
+pub(crate) const OWNER_LOCK: &str = ".eryx-owner.lock";
+
+/// The prefix of temporary cache folders in the system's temporary folder.
+const TEMP_FOLDER_PREFIX: &str = "eryx-";
 
 /// Marks a folder installed by [`install_dir`] as complete.
 pub(crate) const COMPLETE_MARKER: &str = ".eryx-complete";
@@ -36,7 +46,14 @@ pub(crate) fn default_cache_dir() -> Option<PathBuf> {
 /// A runtime's cache folder: a persistent one, or a temporary one made on first use.
 pub(crate) struct CacheFolder {
     persistent: Option<PathBuf>,
-    temporary: Mutex<Option<tempfile::TempDir>>,
+    temporary: Mutex<Option<Temporary>>,
+}
+
+/// A temporary cache folder and the lock that says its owner is alive. The lock is released
+/// after the folder is removed (fields drop in order).
+struct Temporary {
+    dir: tempfile::TempDir,
+    _owner: std::fs::File,
 }
 
 impl CacheFolder {
@@ -55,19 +72,41 @@ impl CacheFolder {
             return Ok(dir.clone());
         }
         let mut temporary = self.temporary.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(dir) = temporary.as_ref() {
-            return Ok(dir.path().to_path_buf());
+        if let Some(temporary) = temporary.as_ref() {
+            return Ok(temporary.dir.path().to_path_buf());
         }
-        let dir = tempfile::Builder::new()
-            .prefix("eryx-")
-            .tempdir()
-            .map_err(|source| BuildError::Io { path: std::env::temp_dir(), source })?;
+        let parent = std::env::temp_dir();
+        remove_abandoned_temporary_folders(&parent);
+        let io = |source| BuildError::Io { path: parent.clone(), source };
+        let dir = tempfile::Builder::new().prefix(TEMP_FOLDER_PREFIX).tempdir_in(&parent).map_err(io)?;
+        let owner = std::fs::File::create(dir.path().join(OWNER_LOCK)).map_err(io)?;
+        owner.lock().map_err(io)?;
         remove_at_exit(dir.path());
         tracing::debug!(dir = %dir.path().display(), "no cache folder: using a temporary folder");
         let path = dir.path().to_path_buf();
-        *temporary = Some(dir);
+        *temporary = Some(Temporary { dir, _owner: owner });
         Ok(path)
     }
+}
+
+/// Removes the temporary cache folders in `parent` whose owner is gone: those with an
+/// [`OWNER_LOCK`] that nobody holds. Other folders, even with eryx's prefix, are left alone.
+pub(crate) fn remove_abandoned_temporary_folders(parent: &Path) -> Vec<PathBuf> {
+    let Ok(read) = std::fs::read_dir(parent) else { return Vec::new() };
+    let mut removed = Vec::new();
+    for item in read.flatten() {
+        if !item.file_name().to_str().is_some_and(|name| name.starts_with(TEMP_FOLDER_PREFIX)) {
+            continue;
+        }
+        let dir = item.path();
+        let Ok(owner) = std::fs::File::open(dir.join(OWNER_LOCK)) else { continue };
+        // Held while removing, so that two sweepers do not race over one folder.
+        if owner.try_lock().is_ok() && std::fs::remove_dir_all(&dir).is_ok() {
+            tracing::debug!(dir = %dir.display(), "removed the temporary cache folder of a process that died");
+            removed.push(dir);
+        }
+    }
+    removed
 }
 
 /// Removes `dir` when the process exits normally, for runtimes that are never dropped (the
@@ -149,6 +188,27 @@ mod tests {
         assert!(root.join("tree/file").exists() && root.join("tree").join(COMPLETE_MARKER).exists());
         drop(folder);
         assert!(!root.exists(), "{} is left behind", root.display());
+    }
+
+    #[test]
+    fn a_temporary_folder_whose_owner_died_is_removed_by_the_next_one() {
+        let parent = tempfile::tempdir().unwrap();
+        // A dead owner: the lock file is there, nobody holds it.
+        let dead = parent.path().join("eryx-dead");
+        std::fs::create_dir_all(dead.join("stdlib")).unwrap();
+        std::fs::write(dead.join(OWNER_LOCK), b"").unwrap();
+        // A live owner (another open file description holds the lock), and a folder that is
+        // not one of eryx's temporary folders.
+        let live = parent.path().join("eryx-live");
+        std::fs::create_dir_all(&live).unwrap();
+        let owner = std::fs::File::create(live.join(OWNER_LOCK)).unwrap();
+        owner.lock().unwrap();
+        let other = parent.path().join("eryx-notes");
+        std::fs::create_dir_all(&other).unwrap();
+        assert_eq!(remove_abandoned_temporary_folders(parent.path()), std::slice::from_ref(&dead));
+        assert!(!dead.exists() && live.exists() && other.exists());
+        drop(owner);
+        assert_eq!(remove_abandoned_temporary_folders(parent.path()), [live]);
     }
 
     #[test]

@@ -34,6 +34,7 @@
 //! | variable | default of | meaning |
 //! |---|---|---|
 //! | `ERYX_CACHE_DIR` | [`RuntimeBuilder::cache_dir`] | the cache folder; else the user cache folder (`$XDG_CACHE_HOME/eryx`, `~/.cache/eryx`); with neither, a temporary folder removed at exit, and compiled code kept in memory only ([`RuntimeBuilder::no_cache_dir`]) |
+//! | `ERYX_CACHE_LIMIT` | [`RuntimeBuilder::cache_limit`] | the cap of the compiled code in the cache folder (bytes, or `500M`, `4G`; default [`DEFAULT_CACHE_LIMIT`], 4 GiB): a new entry removes the least recently used ones that no process uses ([`ComponentStore`], `eryx cache`) |
 //! | `ERYX_NO_PREINIT` | [`RuntimeBuilder::preinit`] | `1`: sandboxes start Python themselves instead of restoring the snapshot |
 //!
 //! # Layers
@@ -75,7 +76,9 @@
 //! * `exec`: an execute raced against its deadline and [`CancelHandle`]; the blocking wrapper.
 //! * `fs`: the guest's file system: a private, bounded, in-memory scratch space per sandbox
 //!   (`/tmp`, `/home/sandbox`), host folders mounted on request, and [`Files`] for the host.
-//! * `component`: compiled components by key ([`LoadedFrom`] says from where).
+//! * `component`: compiled components by key ([`LoadedFrom`] says from where);
+//!   `component_store`: their disk entries, capped, least recently used out first, locked
+//!   while in use ([`ComponentStore`]; beside `component` in the layers).
 //! * `preinit`: pre-initialised snapshots (wasmtime-wizer); `fixed_metadata`: the host-free
 //!   file metadata of reproducible ones (beside `host`).
 //! * [`precompile`]: snapshots compiled at build time for embedded components (eryx-build's
@@ -108,6 +111,7 @@ mod bytecode;
 mod callbacks;
 mod clocks;
 mod component;
+mod component_store;
 mod embedded;
 mod engine;
 mod entry_check;
@@ -131,6 +135,7 @@ mod stdlib;
 
 pub use callbacks::{Callback, CallbackError, CallbackLimits, CallbackResult};
 pub use component::LoadedFrom;
+pub use component_store::{CacheEntry, ComponentStore, DEFAULT_CACHE_LIMIT, EntryInfo, PruneReport, parse_size};
 pub use embedded::Embedded;
 pub use error::{BuildError, ExecuteError, Failure, GuestTrap, PreinitError, PythonException};
 pub use exec::CancelHandle;

@@ -18,6 +18,7 @@ use wasmtime::Engine;
 
 use crate::bytecode::{self, Tree};
 use crate::component::{ComponentCache, Loaded, LoadedFrom};
+use crate::component_store::{ComponentStore, EntryInfo, cache_limit_from_env};
 use crate::engine::{Allocation, Metering, new_engine};
 use crate::error::BuildError;
 use crate::files::{CacheFolder, default_cache_dir};
@@ -53,6 +54,8 @@ pub struct Runtime {
 struct Inner {
     allocation: Allocation,
     folder: CacheFolder,
+    /// Compiled code on disk (in the persistent cache folder), bounded by its cap.
+    store: Option<ComponentStore>,
     preinit_by_default: bool,
     plain: ComponentCache,
     fuel: OnceLock<ComponentCache>,
@@ -67,6 +70,7 @@ struct Inner {
 #[derive(Clone, Debug)]
 pub struct RuntimeBuilder {
     cache_dir: Option<PathBuf>,
+    cache_limit: u64,
     preinit: bool,
     allocation: Allocation,
 }
@@ -75,6 +79,7 @@ impl Default for RuntimeBuilder {
     fn default() -> Self {
         RuntimeBuilder {
             cache_dir: default_cache_dir(),
+            cache_limit: cache_limit_from_env(),
             preinit: std::env::var_os(NO_PREINIT_ENV).is_none_or(|value| value.is_empty() || value == "0"),
             allocation: Allocation::OnDemand,
         }
@@ -86,6 +91,15 @@ impl RuntimeBuilder {
     /// with every process that uses the same folder.
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Caps the compiled code kept in the cache folder, in bytes (default: `ERYX_CACHE_LIMIT`,
+    /// else [`DEFAULT_CACHE_LIMIT`](crate::DEFAULT_CACHE_LIMIT), 4 GiB). Writing a new entry
+    /// removes the least recently used ones until the rest fits; an entry that a process has
+    /// loaded is never removed, so the folder may exceed the cap while they run.
+    pub fn cache_limit(mut self, bytes: u64) -> Self {
+        self.cache_limit = bytes;
         self
     }
 
@@ -125,6 +139,7 @@ impl RuntimeBuilder {
         Ok(Runtime {
             inner: Arc::new(Inner {
                 allocation: self.allocation,
+                store: self.cache_dir.as_ref().map(|dir| ComponentStore::new(dir).with_limit(self.cache_limit)),
                 folder: CacheFolder::new(self.cache_dir),
                 preinit_by_default: self.preinit,
                 preinitializer: Preinitializer::new(preinit_engine),
@@ -185,6 +200,11 @@ impl Runtime {
         self.inner.folder.persistent()
     }
 
+    /// The compiled components in the cache folder, if there is one (to list, prune or clear).
+    pub fn component_store(&self) -> Option<&ComponentStore> {
+        self.inner.store.as_ref()
+    }
+
     /// Whether sandboxes start from a snapshot unless their builder says otherwise.
     pub(crate) fn preinit_by_default(&self) -> bool {
         self.inner.preinit_by_default
@@ -221,7 +241,8 @@ impl Runtime {
             bytecode::ensure_pack(&inner.preinitializer, Tree::SitePackages { stdlib: &stdlib_dir, site }, site_pack);
         }
         let precompiled = source.precompiled(imports, metering);
-        let (loaded, from) = cache.load(&key, disk, precompiled, || {
+        let describe = || entry_info(source, imports, metering, site_dir.as_deref());
+        let (loaded, from) = cache.load(&key, inner.store.as_ref(), precompiled, describe, || {
             let wasm = match identity.wasm {
                 Some(wasm) => wasm,
                 None => source.wasm(&inner.late, disk)?,
@@ -256,4 +277,23 @@ impl Runtime {
         bytecode::ensure_pack(&self.inner.preinitializer, Tree::Stdlib(&dir), prebuilt_pack);
         Ok(self.inner.stdlib.get_or_init(|| dir).clone())
     }
+}
+
+/// What a new cache entry holds, for `eryx cache list`: its source, the distributions installed
+/// beside it (the `*.dist-info` folders of its site-packages tree) and the snapshot's imports.
+fn entry_info(source: &Source, imports: Option<&[String]>, metering: Metering, site_dir: Option<&Path>) -> EntryInfo {
+    let mut wheels: Vec<String> = site_dir
+        .and_then(|dir| std::fs::read_dir(dir).ok())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|item| item.file_name().to_str()?.strip_suffix(".dist-info").map(str::to_string))
+        .collect();
+    wheels.sort();
+    let kind = match source {
+        Source::Base => "base",
+        Source::Embedded(_) => "embedded",
+        Source::Late(_) => "late-linked",
+    };
+    EntryInfo::new(kind, metering == Metering::Fuel, wheels, imports.map(<[String]>::to_vec))
 }

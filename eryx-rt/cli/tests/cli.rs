@@ -107,7 +107,7 @@ fn compiled_code_cache_survives_races_and_corruption() {
         assert_eq!(racer.join().unwrap(), "Compiled");
     }
     let files = entries(cache.path());
-    assert_eq!(files.len(), 2, "one .cwasm and its check: {files:?}");
+    assert_eq!(files.len(), 3, "one .cwasm, its check and its info: {files:?}");
     assert_eq!(run_with_cache(cache.path()), "Disk", "a new process does not compile again");
 
     // A truncated entry, then a garbage one, are detected and rebuilt.
