@@ -32,7 +32,7 @@
 use std::future::Future;
 use std::path::Path;
 use std::pin::pin;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -77,10 +77,12 @@ pub(crate) fn snapshot_key(component_key: &str, imports: &[String], site_digest:
 /// plain wasm, compiled afterwards for whichever engine needs it).
 pub(crate) struct Preinitializer {
     engine: Engine,
-    linker: Linker<State>,
+    /// Made on first use: a process that finds its snapshot in the cache (every warm
+    /// `eryx -c`) never pre-initialises, and building a linker costs a few hundred microseconds.
+    linker: OnceLock<Linker<State>>,
     /// The same with file metadata that does not depend on the host, for reproducible
     /// snapshots ([`crate::fixed_metadata`]).
-    reproducible_linker: Linker<State>,
+    reproducible_linker: OnceLock<Linker<State>>,
     /// The last two instrumented components compiled: snapshots of one component with other
     /// import lists reuse it (instrumentation is deterministic), and so does the bytecode packer,
     /// which runs the base component; each hit saves a Cranelift compile of several seconds.
@@ -90,15 +92,25 @@ pub(crate) struct Preinitializer {
 impl Preinitializer {
     /// `engine` must interrupt on epochs and have its epoch ticked (see [`crate::engine`]).
     pub(crate) fn new(engine: Engine) -> Self {
-        let mut reproducible_linker = linker(&engine);
-        crate::fixed_metadata::fix_file_metadata(&mut reproducible_linker)
-            .expect("wasi:filesystem/types is in the linker with these functions");
         Preinitializer {
-            linker: linker(&engine),
-            reproducible_linker,
+            linker: OnceLock::new(),
+            reproducible_linker: OnceLock::new(),
             engine,
             recent_instrumented: Mutex::new(Vec::new()),
         }
+    }
+
+    fn linker(&self) -> &Linker<State> {
+        self.linker.get_or_init(|| linker(&self.engine))
+    }
+
+    fn reproducible_linker(&self) -> &Linker<State> {
+        self.reproducible_linker.get_or_init(|| {
+            let mut reproducible = linker(&self.engine);
+            crate::fixed_metadata::fix_file_metadata(&mut reproducible)
+                .expect("wasi:filesystem/types is in the linker with these functions");
+            reproducible
+        })
     }
 
     /// Returns `component` with Python started and `imports` imported, as a new component.
@@ -146,7 +158,7 @@ impl Preinitializer {
             }
             Ok(wasmtime::UpdateDeadline::Continue(1))
         });
-        let linker = if seed.is_some() { &self.reproducible_linker } else { &self.linker };
+        let linker = if seed.is_some() { self.reproducible_linker() } else { self.linker() };
         let instance = linker.instantiate(&mut store, &compiled).map_err(step("instantiate"))?;
         let sandbox = bindings::Sandbox::new(&mut store, &instance).map_err(step("instantiate"))?;
         match sandbox.eryx_sandbox_python().call_init(&mut store, imports) {
@@ -213,7 +225,7 @@ impl Preinitializer {
             }
             Ok(wasmtime::UpdateDeadline::Continue(1))
         });
-        let instance = self.linker.instantiate(&mut store, &compiled).map_err(step("instantiate"))?;
+        let instance = self.linker().instantiate(&mut store, &compiled).map_err(step("instantiate"))?;
         let sandbox = bindings::Sandbox::new(&mut store, &instance).map_err(step("instantiate"))?;
         match sandbox.eryx_sandbox_python().call_execute(&mut store, code) {
             Ok(Ok(())) => Ok(Ok(())),

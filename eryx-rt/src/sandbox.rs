@@ -166,6 +166,7 @@ impl SandboxBuilder {
     /// start with them in `sys.modules` (code still writes `import json` to use one). The
     /// snapshot is made once per machine and list (cached on disk like compiled code); a
     /// module that fails to import makes `build` fail. Turns snapshots on if they were off.
+    /// A non-empty list replaces the default one (asyncio and decimal; json is always imported).
     pub fn with_preinit_imports<I: IntoIterator<Item = S>, S: Into<String>>(mut self, modules: I) -> Self {
         self.preinit_imports = Some(modules.into_iter().map(Into::into).collect());
         self

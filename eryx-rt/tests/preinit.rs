@@ -203,6 +203,26 @@ fn a_failing_preinit_import_fails_the_build_and_names_the_module() {
 }
 
 #[test]
+fn the_default_snapshot_holds_asyncio_and_decimal_and_each_sandbox_its_own_state() {
+    let probe = "import sys\nprint(*(m in sys.modules for m in ('json', 'asyncio', 'decimal')))";
+    let mut a = build(Sandbox::builder().preinit(true));
+    let mut b = build(Sandbox::builder().preinit(true));
+    assert_eq!(run(&mut a, probe), "True True True\n");
+    // decimal's context and asyncio's loops belong to each sandbox, not to the snapshot.
+    let change = "import decimal, asyncio\ndecimal.getcontext().prec = 5\n\
+                  async def f():\n    await asyncio.sleep(0)\n    return 7\n\
+                  print(decimal.Decimal(1) / decimal.Decimal(3), asyncio.run(f()))";
+    assert_eq!(run(&mut a, change), "0.33333 7\n");
+    assert_eq!(
+        run(&mut b, "import decimal\nprint(decimal.getcontext().prec, decimal.Decimal(1) / decimal.Decimal(7))"),
+        "28 0.1428571428571428571428571429\n"
+    );
+    // A list of one's own replaces the default one (json stays: the runtime always imports it).
+    let mut own = build(with_recorder());
+    assert_eq!(run(&mut own, probe), "True False False\n");
+}
+
+#[test]
 fn without_a_snapshot_python_starts_in_the_sandbox() {
     let mut sandbox = build(Sandbox::builder().preinit(false));
     let out = run(

@@ -35,6 +35,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let outcome = sandbox.run(&program.argv(argv));
     let status = report(outcome);
     args.sandbox.files.get_from(&sandbox)?;
+    // The process ends now: freeing the sandbox (its store, the mapping of its memory, the
+    // compiled component's tables) would only be work the kernel's exit does anyway.
+    std::mem::forget(sandbox);
     Ok(ExitCode::from(status))
 }
 
