@@ -38,6 +38,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Serve a `run_python` tool to AI agents over the Model Context Protocol (stdio).
     Mcp(crate::mcp::McpArgs),
+    /// List, prune or clear the compiled-component cache (`eryx cache list|prune|clear`).
+    Cache(crate::cache::CacheArgs),
 }
 
 /// Running a program (the default when no subcommand is given).

@@ -5,11 +5,12 @@
 //! [`sandbox_args`] turns the limit and package flags into a sandbox, [`files_args`] mounts
 //! host folders and copies files in and out around a run, [`run`] runs a program and maps its
 //! outcome to an exit status, [`repl`] is the interactive prompt (with [`interrupt`] for
-//! Ctrl-C), [`output`] prints what the guest printed, and
+//! Ctrl-C), [`output`] prints what the guest printed, [`cache`] is `eryx cache` and
 //! [`status`] holds the exit statuses that `--help` documents. A subcommand lives in a module
 //! of its own and is dispatched from [`dispatch`].
 
 mod args;
+mod cache;
 mod files_args;
 mod interrupt;
 mod mcp;
@@ -48,5 +49,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         None if cli.run.program().is_none() && std::io::stdin().is_terminal() => repl::run(&cli.run.sandbox),
         None => run::run(cli.run),
         Some(Command::Mcp(args)) => mcp::serve(args),
+        Some(Command::Cache(args)) => cache::run(args),
     }
 }
