@@ -33,7 +33,7 @@
 //!
 //! | variable | default of | meaning |
 //! |---|---|---|
-//! | `ERYX_CACHE_DIR` | [`RuntimeBuilder::cache_dir`] | the cache folder; else the user cache folder (`$XDG_CACHE_HOME/eryx`, `~/.cache/eryx`); with neither, a temporary folder removed at exit, and compiled code kept in memory only ([`RuntimeBuilder::no_cache_dir`]) |
+//! | `ERYX_CACHE_DIR` | [`RuntimeBuilder::cache_dir`] | the cache folder; else the user cache folder (`$XDG_CACHE_HOME/eryx`, `~/.cache/eryx`); with neither, a temporary folder removed when the runtime ends or the process exits (if the process is killed, by the next runtime that makes one), and compiled code kept in memory only ([`RuntimeBuilder::no_cache_dir`]) |
 //! | `ERYX_CACHE_LIMIT` | [`RuntimeBuilder::cache_limit`] | the cap of the compiled code in the cache folder (bytes, or `500M`, `4G`; default [`DEFAULT_CACHE_LIMIT`], 4 GiB): a new entry removes the least recently used ones that no process uses ([`ComponentStore`], `eryx cache`) |
 //! | `ERYX_NO_PREINIT` | [`RuntimeBuilder::preinit`] | `1`: sandboxes start Python themselves instead of restoring the snapshot |
 //!
