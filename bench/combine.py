@@ -64,6 +64,7 @@ def main():
     ap.add_argument("--wheels-note", default="")
     ap.add_argument("--rounds", type=int, required=True)
     ap.add_argument("--load-start", default=None, help="the 1-minute load average when the run started")
+    ap.add_argument("--embedded", default=None, help="bench/embedded_first_run.py's --out file")
     args = ap.parse_args()
 
     measured = json.loads(Path(args.measurements).read_text())
@@ -104,6 +105,7 @@ def main():
         },
         "pyodide": pyodide,
         "host": measured.get("host"),
+        "embedded": json.loads(Path(args.embedded).read_text()) if args.embedded else None,
         "notes": notes,
         "commands": {
             "all": "bench/run.sh",

@@ -58,9 +58,14 @@ def argv_for(runtime, name, wheels, eryx, node, hosts=None, numpy_wheel=None):
         python = hosts["numpy" if program.get("numpy") else "plain"]
         return [python, "-c", "print(1+1)" if name == "startup" else code_of(name)]
     else:
-        argv = [eryx, *program.get("eryx_args", []), "-c", code_of(name)]
+        # eryx parses its options like python: everything after `-c CODE` is the program's argv.
+        argv = [eryx, *program.get("eryx_args", [])]
         if program.get("numpy"):
             argv += ["--wheel", str(Path(numpy_wheel).resolve())]
+        if needs_wheels:
+            for wheel in wheels:
+                argv += ["--wheel", str(Path(wheel).resolve())]
+        return argv + ["-c", code_of(name)]
     if needs_wheels:
         for wheel in wheels:
             argv += ["--wheel", str(Path(wheel).resolve())]

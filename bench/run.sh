@@ -4,6 +4,8 @@
 #
 #   bench/run.sh                      build, install, measure, write the report
 #   BENCH_ROUNDS=9 bench/run.sh
+#   BENCH_EMBEDDED_DIR=DIR            where the embedded example's two builds are (default
+#                                     target/release; BENCH_EMBEDDED_ROUNDS, default 3)
 #   BENCH_REPORT_ONLY=1 bench/run.sh  only redraw BENCHMARKS.md and bench/startup.png from
 #                                     bench/results/latest.json
 #
@@ -111,7 +113,22 @@ say "measure eryx and Pyodide side by side ($ROUNDS rounds, eryx pre-init: $PREI
 python3 bench/measure.py --eryx "$ERYX" --pyodide --rounds "$ROUNDS" "${WHEELS[@]}" "${VARIANTS[@]}" \
     "${NUMPY_ARGS[@]}" --out "$WORK/measurements.json"
 
-python3 bench/combine.py --measurements "$WORK/measurements.json" \
+# The embedded example's first run on an empty cache, with and without eryx-build's precompile
+# option: its two builds come from `cargo test --workspace --all-features --release --test
+# build_time` (which puts them in target/release; BENCH_EMBEDDED_DIR names another folder).
+EMBEDDED_DIR=${BENCH_EMBEDDED_DIR:-${CARGO_TARGET_DIR:-target}/release}
+EMBEDDED_ARGS=()
+if [ -x "$EMBEDDED_DIR/eryx-embedded-example" ] && [ -x "$EMBEDDED_DIR/eryx-embedded-example-precompiled" ]; then
+    say "the embedded example's first run on an empty cache"
+    # Without precompiled code every round compiles for tens of seconds: fewer rounds by default.
+    python3 bench/embedded_first_run.py --rounds "${BENCH_EMBEDDED_ROUNDS:-3}" --out "$WORK/embedded.json" \
+        "without=$EMBEDDED_DIR/eryx-embedded-example" "precompiled=$EMBEDDED_DIR/eryx-embedded-example-precompiled"
+    EMBEDDED_ARGS=(--embedded "$WORK/embedded.json")
+else
+    WHEELS_NOTE="$WHEELS_NOTE The embedded example's builds were not found in $EMBEDDED_DIR (tests/build_time.rs makes them), so its first-run rows were not measured."
+fi
+
+python3 bench/combine.py --measurements "$WORK/measurements.json" "${EMBEDDED_ARGS[@]}" \
     --preinit "$PREINIT" --preinit-var "$PREINIT_VAR" --rounds "$ROUNDS" \
     --load-start "$LOAD_START" --wheels-note "$WHEELS_NOTE" > bench/results/latest.json.new
 mv bench/results/latest.json.new bench/results/latest.json
