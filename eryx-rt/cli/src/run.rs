@@ -63,7 +63,12 @@ pub(crate) fn report(outcome: Result<eryx_rt::Output, eryx_rt::ExecuteError>) ->
         // A message given to sys.exit was printed to stderr by the guest already.
         Failure::SystemExit(code) => *code as u8,
         Failure::Python(exception) => {
-            eprint!("{}", exception.traceback);
+            if exception.traceback.is_empty() {
+                // The runtime's own errors (out of memory while reporting one) have no traceback.
+                eprintln!("{exception}");
+            } else {
+                eprint!("{}", exception.traceback);
+            }
             status::EXCEPTION
         }
         failure => {

@@ -2,7 +2,8 @@
 //!
 //! They are resolved against `libpython3.14.so` when the component is linked. Only opaque
 //! pointers cross this boundary (PEP 741's `PyInitConfig` included), so no struct layout
-//! of CPython is assumed here.
+//! of CPython is assumed here, except two that the C API documents field by field
+//! (`PyMethodDef`, `PyMemAllocatorEx`).
 
 use std::ffi::{c_char, c_int, c_void};
 
@@ -34,6 +35,20 @@ pub struct PyMethodDef {
 /// `METH_FASTCALL` from CPython's `methodobject.h`.
 pub const METH_FASTCALL: c_int = 0x0080;
 
+/// `PyMemAllocatorEx`: one memory domain's allocator (documented layout).
+#[repr(C)]
+pub struct PyMemAllocatorEx {
+    pub ctx: *mut c_void,
+    pub malloc: Option<unsafe extern "C" fn(ctx: *mut c_void, size: usize) -> *mut c_void>,
+    pub calloc: Option<unsafe extern "C" fn(ctx: *mut c_void, count: usize, size: usize) -> *mut c_void>,
+    pub realloc: Option<unsafe extern "C" fn(ctx: *mut c_void, block: *mut c_void, size: usize) -> *mut c_void>,
+    pub free: Option<unsafe extern "C" fn(ctx: *mut c_void, block: *mut c_void)>,
+}
+
+/// `PyMemAllocatorDomain` values: `PyMem_Malloc` and `PyObject_Malloc` (the raw domain is libc's).
+pub const PYMEM_DOMAIN_MEM: c_int = 1;
+pub const PYMEM_DOMAIN_OBJ: c_int = 2;
+
 /// `Py_file_input` from CPython's `compile.h`.
 pub const PY_FILE_INPUT: c_int = 257;
 
@@ -54,6 +69,9 @@ unsafe extern "C" {
         items: *const *const c_char,
     ) -> c_int;
     pub fn Py_InitializeFromInitConfig(config: *mut PyInitConfig) -> c_int;
+
+    pub fn PyMem_GetAllocator(domain: c_int, allocator: *mut PyMemAllocatorEx);
+    pub fn PyMem_SetAllocator(domain: c_int, allocator: *mut PyMemAllocatorEx);
 
     pub fn PyImport_AddModule(name: *const c_char) -> *mut PyObject;
     pub fn PyModule_GetDict(module: *mut PyObject) -> *mut PyObject;
@@ -86,6 +104,8 @@ unsafe extern "C" {
     pub fn PyErr_Occurred() -> *mut PyObject;
     pub fn PyErr_SetString(kind: *mut PyObject, message: *const c_char);
     pub static mut PyExc_TypeError: *mut PyObject;
+    pub static mut PyExc_MemoryError: *mut PyObject;
+    pub fn PyErr_ExceptionMatches(kind: *mut PyObject) -> c_int;
     pub fn PyErr_Print();
     pub fn PyErr_Clear();
     pub fn Py_DecRef(object: *mut PyObject);

@@ -6,9 +6,11 @@
 //! `eryx:sandbox/python` interface. Output is not handled here at all: the guest's stdout
 //! and stderr are WASI streams that the host captures.
 
+mod alloc_stats;
 mod ffi;
 mod host_calls;
 mod program;
+mod small_alloc;
 
 use std::cell::Cell;
 use std::ffi::{CStr, CString, c_char};
@@ -117,6 +119,7 @@ fn interpreter() -> Result<*mut ffi::PyObject, Exception> {
         start_interpreter()?;
         run_module(c"_eryx_bytecode", BYTECODE, "bytecode.py failed")?;
         host_calls::install().map_err(python_error)?;
+        alloc_stats::install().map_err(python_error)?;
         let namespace = run_module(c"_eryx_bootstrap", BOOTSTRAP, "bootstrap.py failed")?;
         BOOTSTRAP_NAMESPACE.set(namespace);
         Ok(namespace)
@@ -144,6 +147,8 @@ unsafe fn run_module(name: &CStr, source: &str, what: &str) -> Result<*mut ffi::
 /// Configures CPython through PEP 741 so that nothing of the guest environment changes it.
 unsafe fn start_interpreter() -> Result<(), Exception> {
     unsafe {
+        // Before Python allocates its first object (the C API allows replacing allocators only then).
+        small_alloc::install();
         let config = ffi::PyInitConfig_Create();
         if config.is_null() {
             return Err(failure("RuntimeError", "PyInitConfig_Create failed (out of memory)"));
@@ -248,7 +253,17 @@ unsafe fn tuple_str(tuple: *mut ffi::PyObject, index: isize) -> String {
 }
 
 /// Reports a failure of the runtime's own Python calls; the details go to the guest's stderr.
+///
+/// Out of memory, the details cannot be printed (printing needs memory, and a memory limit
+/// makes that fail too), so the error is reported as the `MemoryError` it is.
 pub(crate) fn python_error(context: &str) -> Exception {
-    unsafe { ffi::PyErr_Print() };
+    // SAFETY: the interpreter runs; the error indicator is read and cleared, nothing else.
+    unsafe {
+        if ffi::PyErr_ExceptionMatches(ffi::PyExc_MemoryError) != 0 {
+            ffi::PyErr_Clear();
+            return failure("MemoryError", format!("out of memory (eryx runtime: {context})"));
+        }
+        ffi::PyErr_Print();
+    }
     failure("RuntimeError", format!("eryx runtime: {context} (details on stderr)"))
 }
