@@ -17,8 +17,8 @@
 //! would need a file system with quotas, and a crashed host would leave the folder behind. So
 //! the scratch space is a [`tree::Tree`] in host memory and the guest reaches it through our
 //! implementation of wasmtime-wasi's generated `wasi:filesystem/types` and `preopens` host
-//! traits ([`wasi`], with [`wasi_sync`] and [`wasi_async`] for wasmtime-wasi's sync and async
-//! linkers), which replace wasmtime-wasi's in the linker. Every write is charged to the
+//! traits ([`wasi`], with [`wasi_async`] for wasmtime-wasi's async linker and its adapter
+//! [`wasi_sync`] for the sync one), which replace wasmtime-wasi's in the linker. Every write is charged to the
 //! quota before memory is taken (a refusal is `ENOSPC` in the guest, `OSError` in Python), and
 //! the tree is freed with the sandbox's store: nothing reaches the host's disk.
 //!

@@ -1,12 +1,12 @@
-//! The guest's `wasi:filesystem` (synchronous bindings): scratch-space descriptors served from the
+//! The guest's `wasi:filesystem`: scratch-space descriptors served from the
 //! in-memory [`Tree`], every other descriptor (standard library, site-packages, host mounts)
 //! handed on to wasmtime-wasi's own implementation (cap-std, contained in its preopen).
 //!
 //! Both kinds share the one `descriptor` resource type of the WIT world: a scratch descriptor is
 //! a [`MemDescriptor`] in the store's resource table under the handle the guest holds, a host
 //! descriptor is wasmtime-wasi's `Descriptor`; each call looks at which one the handle names.
-//! The sync bindings work in a store with or without async support (no host future is awaited
-//! for a scratch operation).
+//! The calls are implemented once, for the async bindings ([`super::wasi_async`]); the sync
+//! bindings of pre-initialisation adapt them ([`super::wasi_sync`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -165,7 +165,7 @@ fn to_trap(error: FsError) -> wasmtime::Error {
     wasmtime::Error::msg(error.to_string())
 }
 
-/// The scratch-space side of every call, shared by the sync and async bindings: each returns
+/// The scratch-space side of every call of the bindings: each returns
 /// `None` (or `Ok(None)`) when the handle is not a scratch one and the call goes to wasmtime-wasi.
 impl FsView<'_> {
     /// The scratch descriptor behind `fd`, if it is one.

@@ -1,7 +1,8 @@
 //! The asynchronous `wasi:filesystem/types` bindings over [`FsView`], for wasmtime-wasi's async
-//! linker (a store with async support): the same as [`super::wasi_sync`], but host descriptors
-//! go to wasmtime-wasi's async implementation (its sync one would block inside the runtime).
-//! Scratch operations never wait, so their `async fn`s complete on first poll.
+//! linker (a store with async support): scratch descriptors are served from the tree, the others
+//! passed on to wasmtime-wasi's async implementation (its sync one would block inside the
+//! runtime). Scratch operations never wait, so their `async fn`s complete on first poll.
+//! [`super::wasi_sync`] adapts these to the sync linker: this is the one implementation.
 
 use wasmtime::component::Resource;
 use wasmtime_wasi::p2::bindings::filesystem::types as at;
