@@ -20,6 +20,7 @@ pub(crate) struct Outputs {
 
 /// The CPU baseline for `target` when the table names none: eryx-rt's default (`x86-64-v2`) on
 /// x86-64, Cranelift's defaults for other architectures.
+#[cfg_attr(not(feature = "precompile"), allow(dead_code))]
 pub(crate) fn default_cpu(target: Option<&str>) -> &'static str {
     match target {
         Some(target) if !target.starts_with("x86_64") => "",
@@ -27,7 +28,9 @@ pub(crate) fn default_cpu(target: Option<&str>) -> &'static str {
     }
 }
 
-/// The inputs of the snapshot: eryx-build's outputs.
+/// The inputs of the snapshot: eryx-build's outputs (read only when the feature brings the
+/// compiler in).
+#[cfg_attr(not(feature = "precompile"), allow(dead_code))]
 pub(crate) struct Inputs<'a> {
     pub(crate) component: &'a [u8],
     pub(crate) site_tar: &'a [u8],
