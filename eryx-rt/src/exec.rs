@@ -102,7 +102,10 @@ impl Signal {
 /// a runtime cannot be started on its thread, so the future runs on a short-lived thread of its
 /// own and this thread waits for it: calling the blocking API from async code works (it blocks
 /// that worker, as any blocking call does; prefer the `_async` methods there).
-pub(crate) fn block_on<F>(future: F) -> F::Output
+///
+/// Public for bindings that drive the `_async` methods from their own blocking calls (the
+/// Python package races an execute against its signal checks this way).
+pub fn block_on<F>(future: F) -> F::Output
 where
     F: Future + Send,
     F::Output: Send,

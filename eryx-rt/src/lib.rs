@@ -138,7 +138,7 @@ pub use component::LoadedFrom;
 pub use component_store::{CacheEntry, ComponentStore, DEFAULT_CACHE_LIMIT, EntryInfo, PruneReport, parse_size};
 pub use embedded::Embedded;
 pub use error::{BuildError, ExecuteError, Failure, GuestTrap, PreinitError, PythonException};
-pub use exec::CancelHandle;
+pub use exec::{CancelHandle, block_on};
 #[doc(hidden)]
 pub use fs::bench_new_scratch;
 pub use fs::{

@@ -25,11 +25,9 @@ where
     F::Output: Send,
 {
     py.detach(|| {
-        off_runtime(|| {
-            on_this_thread(async {
-                let future = std::pin::pin!(future);
-                watched(future, cancel).await
-            })
+        eryx_rt::block_on(async {
+            let future = std::pin::pin!(future);
+            watched(future, cancel).await
         })
     })
 }
@@ -51,30 +49,4 @@ async fn watched<F: Future + Unpin>(mut future: F, cancel: &CancelHandle) -> (F:
         output = &mut future => (output, None),
         error = watch => (future.await, Some(error)),
     }
-}
-
-/// Runs `work` here, or on a short-lived thread when this thread is inside a tokio runtime
-/// (a callback's worker thread calling another sandbox), where no runtime may be started.
-fn off_runtime<R: Send>(work: impl FnOnce() -> R + Send) -> R {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return work();
-    }
-    std::thread::scope(|scope| {
-        let worker = std::thread::Builder::new()
-            .name("eryx-python-blocking".into())
-            .spawn_scoped(scope, work)
-            .expect("can start a thread for a blocking eryx call");
-        worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
-}
-
-fn on_this_thread<F: Future>(future: F) -> F::Output {
-    thread_local! {
-        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .thread_name("eryx-python")
-            .build()
-            .expect("can create a current-thread tokio runtime");
-    }
-    RUNTIME.with(|runtime| runtime.block_on(future))
 }
