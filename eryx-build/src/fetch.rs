@@ -4,7 +4,12 @@
 //! computed, and renamed to `<sha256>.whl` only when the hash matches: the cache never holds
 //! a partial or wrong file under a real name. HTTPS only (plain HTTP from loopback addresses,
 //! for tests); the proxy comes from the usual environment variables; the size is capped.
+//!
+//! The downloads count towards eryx's cache cap (eryx-rt's `ComponentStore` evicts them least
+//! recently used first): a wheel in use is held by a shared `flock` for the whole build, which
+//! eviction respects, and each use sets its modification time (its last use).
 
+use std::fs::File;
 use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -18,6 +23,8 @@ pub(crate) struct Fetcher {
     /// Why the build is offline (`CARGO_NET_OFFLINE`, `ERYX_OFFLINE`), if it is.
     pub(crate) offline: Option<String>,
     pub(crate) max_size: u64,
+    /// The wheels in use, locked against eviction until the build ends.
+    pub(crate) held: std::sync::Mutex<Vec<File>>,
 }
 
 /// The environment variable that can point the wheel at `url` to a local file:
@@ -54,7 +61,7 @@ impl Fetcher {
         }
 
         let cached = self.cache_dir.join(format!("{sha256}.whl"));
-        if cached.is_file() {
+        if cached.is_file() && self.hold(&cached) {
             if sha256_file(&cached)? == sha256 {
                 tracing::debug!(%url, "wheel from the download cache");
                 return Ok(cached);
@@ -73,7 +80,27 @@ impl Fetcher {
         }
         check_scheme(url)?;
         self.download(url, sha256, &cached)?;
+        if !self.hold(&cached) {
+            tracing::warn!(path = %cached.display(), "a downloaded wheel was evicted at once; the cache cap is too small");
+        }
         Ok(cached)
+    }
+
+    /// Locks the wheel at `path` against eviction for the rest of the build and records its
+    /// use; false when it was removed before the lock was had.
+    fn hold(&self, path: &Path) -> bool {
+        let Ok(file) = File::open(path) else { return false };
+        if let Err(error) = file.lock_shared() {
+            tracing::debug!(path = %path.display(), %error, "cannot lock a downloaded wheel; using it unlocked");
+        }
+        if !names_file(&file, path) {
+            return false;
+        }
+        if let Ok(writable) = File::options().append(true).open(path) {
+            let _ = writable.set_modified(std::time::SystemTime::now());
+        }
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).push(file);
+        true
     }
 
     fn download(&self, url: &str, sha256: &str, target: &Path) -> Result<(), Error> {
@@ -137,8 +164,22 @@ fn check_scheme(url: &str) -> Result<(), Error> {
 }
 
 pub(crate) fn sha256_file(path: &Path) -> Result<String, Error> {
-    let mut file = std::fs::File::open(path).map_err(io(path))?;
+    let mut file = File::open(path).map_err(io(path))?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher).map_err(io(path))?;
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// Whether the open `file` is still the one named `path` (not removed or replaced since).
+fn names_file(file: &File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::metadata(path)) {
+        #[cfg(unix)]
+        (Ok(open), Ok(named)) => {
+            use std::os::unix::fs::MetadataExt;
+            open.dev() == named.dev() && open.ino() == named.ino()
+        }
+        #[cfg(not(unix))]
+        (Ok(_), Ok(_)) => true,
+        _ => false,
+    }
 }

@@ -246,6 +246,7 @@ impl Builder {
             },
             offline: offline_reason(),
             max_size: self.max_download_size,
+            held: Default::default(),
         };
         output::link_and_write(&table, &manifest_dir, &fetcher, &out_dir)
     }

@@ -23,6 +23,12 @@
 //! the entry when it cannot. A reader locks, then checks that the name still leads to the file
 //! it locked, so an entry removed in between is a miss, not a use of a deleted file.
 //!
+//! The cap covers the whole cache folder: the store lists, counts and evicts the other entries
+//! of the folder with the components, least recently used first over all of them
+//! ([`crate::cache_entries`]: the standard library, site-packages trees with their bytecode
+//! packs, the late-link index, eryx-build's downloads), each under the same rule: never one a
+//! process holds.
+//!
 //! New entries prune the store down to its cap ([`RuntimeBuilder::cache_limit`], else
 //! `ERYX_CACHE_LIMIT`, else [`DEFAULT_CACHE_LIMIT`]); `eryx cache` lists, prunes and clears it.
 //!
@@ -33,17 +39,20 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::cache_entries::{self, is_locked, remove_if_present, same_file, touch};
+pub use crate::cache_entries::{EntryKind, unmanaged};
 use crate::entry_check;
 use crate::files::{default_cache_dir, write_atomic};
 
-/// The default cap of the compiled components on disk: 4 GiB (some 40-130 entries).
+/// The default cap of everything eryx keeps in its cache folder: 4 GiB (some 40-130 compiled
+/// components with their trees).
 pub const DEFAULT_CACHE_LIMIT: u64 = 4 << 30;
 
 /// The environment variable that sets the default cap (bytes, or with a unit: `500M`, `4G`).
 pub(crate) const CACHE_LIMIT_ENV: &str = "ERYX_CACHE_LIMIT";
 
 const CODE_SUFFIX: &str = ".cwasm";
-const TEMP_PREFIX: &str = ".tmp";
+const TEMP_PREFIX: &str = cache_entries::TEMP_PREFIX;
 const INFO_HEADER: &str = "eryx-entry-info-v1";
 /// How long a temporary file or an orphaned sidecar is left alone although no lock says it is
 /// in use (its writer may be between creating it and locking it, or between writing the
@@ -170,12 +179,18 @@ impl std::fmt::Display for EntryInfo {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct CacheEntry {
-    /// The cache key (hex SHA-256).
+    /// What kind of entry it is.
+    pub kind: EntryKind,
+    /// A compiled component's cache key (hex SHA-256); for the other kinds, the entry's path
+    /// in the cache folder (`stdlib-<fingerprint>`, `site-packages/<digest>`, ...).
     pub key: String,
-    /// Bytes on disk (code and sidecars).
+    /// Bytes on disk (code and sidecars; every file of a tree).
     pub bytes: u64,
-    /// What it is; `None` for an entry written by an eryx that did not record it.
+    /// What a compiled component is; `None` for the other kinds and for a component written by
+    /// an eryx that did not record it.
     pub info: Option<EntryInfo>,
+    /// For a site-packages tree: the distributions in it (`name-version`), sorted.
+    pub contents: Vec<String>,
     /// When a process last opened it (or wrote it).
     pub last_used: SystemTime,
     /// Whether a process has it mapped or is writing it now (it is never removed then).
@@ -202,9 +217,11 @@ pub(crate) struct Lease {
     _lock: File,
 }
 
-/// The compiled components in one cache folder, with the cap that new entries prune it to.
+/// The compiled components in one cache folder, with the cap that new entries prune the whole
+/// folder to (the other entries of the folder are listed, counted and pruned with them).
 #[derive(Clone, Debug)]
 pub struct ComponentStore {
+    root: PathBuf,
     dir: PathBuf,
     limit: u64,
 }
@@ -213,7 +230,8 @@ impl ComponentStore {
     /// The store of the cache folder `cache_dir` (its `components/` folder), capped by
     /// `ERYX_CACHE_LIMIT` or [`DEFAULT_CACHE_LIMIT`].
     pub fn new(cache_dir: impl AsRef<Path>) -> Self {
-        ComponentStore { dir: cache_dir.as_ref().join("components"), limit: cache_limit_from_env() }
+        let root = cache_dir.as_ref().to_path_buf();
+        ComponentStore { dir: root.join("components"), root, limit: cache_limit_from_env() }
     }
 
     /// The store of the default cache folder (`ERYX_CACHE_DIR`, else the user cache folder),
@@ -228,9 +246,14 @@ impl ComponentStore {
         self
     }
 
-    /// The folder of the entries.
+    /// The folder of the compiled components.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The cache folder, which the cap covers whole.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The cap (bytes) that writing a new entry prunes the store down to.
@@ -306,8 +329,24 @@ impl ComponentStore {
         Ok(())
     }
 
-    /// Every entry, least recently used first.
+    /// Every entry of the cache folder (compiled components and the other kinds), least
+    /// recently used first.
     pub fn list(&self) -> io::Result<Vec<CacheEntry>> {
+        let mut entries = self.list_components()?;
+        entries.extend(cache_entries::list(&self.root)?.into_iter().map(|found| CacheEntry {
+            kind: found.kind,
+            key: found.key,
+            bytes: found.bytes,
+            info: None,
+            contents: found.contents,
+            last_used: found.last_used,
+            in_use: found.in_use,
+        }));
+        entries.sort_by(|a, b| a.last_used.cmp(&b.last_used).then_with(|| a.key.cmp(&b.key)));
+        Ok(entries)
+    }
+
+    fn list_components(&self) -> io::Result<Vec<CacheEntry>> {
         let read = match fs::read_dir(&self.dir) {
             Ok(read) => read,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -331,14 +370,15 @@ impl ComponentStore {
                 .max()
                 .unwrap_or(UNIX_EPOCH);
             entries.push(CacheEntry {
+                kind: EntryKind::Component,
                 key: key.to_string(),
                 bytes: sidecars(&path).iter().filter_map(|file| fs::metadata(file).ok()).map(|m| m.len()).sum(),
                 info: fs::read_to_string(&info_file).ok().and_then(|text| EntryInfo::decode(&text)),
+                contents: Vec::new(),
                 last_used,
                 in_use: is_locked(&path),
             });
         }
-        entries.sort_by(|a, b| a.last_used.cmp(&b.last_used).then_with(|| a.key.cmp(&b.key)));
         Ok(entries)
     }
 
@@ -353,19 +393,25 @@ impl ComponentStore {
         self.prune_keeping(0, None)
     }
 
-    /// [`prune`](Self::prune) that also keeps `keep` (the entry just written).
+    /// [`prune`](Self::prune) that also keeps `keep` (the component just written).
     pub(crate) fn prune_keeping(&self, max_bytes: u64, keep: Option<&str>) -> io::Result<PruneReport> {
-        let mut report = PruneReport { leftovers: self.remove_leftovers(), ..PruneReport::default() };
+        let mut leftovers = self.remove_leftovers();
+        leftovers.extend(cache_entries::remove_leftovers(&self.root, STALE_AFTER));
+        let mut report = PruneReport { leftovers, ..PruneReport::default() };
         let entries = self.list()?;
         report.remaining_bytes = entries.iter().map(|entry| entry.bytes).sum();
         for entry in entries {
             if report.remaining_bytes <= max_bytes {
                 break;
             }
-            if Some(entry.key.as_str()) == keep {
+            if entry.kind == EntryKind::Component && Some(entry.key.as_str()) == keep {
                 continue;
             }
-            if self.remove_unused(&entry.key)? {
+            let removed = match entry.kind {
+                EntryKind::Component => self.remove_unused(&entry.key)?,
+                kind => cache_entries::remove(&self.root, kind, &entry.key)?,
+            };
+            if removed {
                 report.remaining_bytes -= entry.bytes;
                 report.removed.push(entry);
             } else {
@@ -441,38 +487,6 @@ fn sidecars(path: &Path) -> [PathBuf; 4] {
         PathBuf::from(name)
     };
     [path.to_path_buf(), with(".check"), with(".xxh3"), with(".info")]
-}
-
-fn remove_if_present(path: &Path) -> io::Result<()> {
-    match fs::remove_file(path) {
-        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
-        _ => Ok(()),
-    }
-}
-
-/// Records a use: the info sidecar's modification time is the entry's last use (the code
-/// file's times are part of its verified identity, so they are left alone).
-fn touch(info: &Path) {
-    if let Ok(file) = File::options().append(true).create(true).open(info) {
-        let _ = file.set_modified(SystemTime::now());
-    }
-}
-
-/// Whether a process holds a lock on `path` (uses or writes it).
-fn is_locked(path: &Path) -> bool {
-    File::open(path).is_ok_and(|file| matches!(file.try_lock(), Err(TryLockError::WouldBlock)))
-}
-
-/// Whether the open `file` is still the one named `path` (not removed or replaced since).
-fn same_file(file: &File, path: &Path) -> bool {
-    match (file.metadata(), fs::metadata(path)) {
-        (Ok(open), Ok(named)) => match (entry_check::FileIdentity::of(&open), entry_check::FileIdentity::of(&named)) {
-            (Some(open), Some(named)) => open.same_inode(&named),
-            // Without inode numbers an open file cannot be removed or replaced (Windows).
-            _ => true,
-        },
-        _ => false,
-    }
 }
 
 #[cfg(test)]

@@ -135,11 +135,13 @@ impl LateLinker {
             return Some(sha256.clone());
         }
         let path = index_path(cache_dir?, &prepared.identity);
-        let sha256 = std::fs::read_to_string(path).ok()?;
+        let sha256 = std::fs::read_to_string(&path).ok()?;
         let valid = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
         if !valid {
             return None;
         }
+        // Its last use, for the cache's least-recently-used order.
+        crate::cache_entries::touch_existing(&path);
         self.linked.lock().unwrap_or_else(|e| e.into_inner()).insert(prepared.identity, sha256.clone());
         Some(sha256)
     }

@@ -52,6 +52,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 
 use crate::bytecode::{self, Tree};
+use crate::cache_entries::HeldTrees;
 use crate::embedded::install_site_tar;
 use crate::engine::{Allocation, Metering, config, new_engine};
 use crate::error::BuildError;
@@ -116,12 +117,14 @@ impl Precompiler {
     /// Pre-initialises the component after its imports, reproducibly (see the module docs).
     pub fn snapshot(&self, inputs: &Inputs<'_>) -> Result<Snapshot, BuildError> {
         let root = self.folder.root()?;
-        let stdlib = crate::stdlib::install(&root)?;
+        // Held until the snapshot is made, so that no process prunes them meanwhile.
+        let trees = HeldTrees::default();
+        let stdlib = trees.hold_tree(|| crate::stdlib::install(&root))?;
         bytecode::ensure_pack(&self.preinitializer, Tree::Stdlib(&stdlib), None);
         let stdlib_pack = bytecode::read_pack(&stdlib).ok_or_else(|| no_pack(&stdlib))?;
         let site = match inputs.site_tar.is_empty() {
             true => None,
-            false => Some(install_site_tar(&root, inputs.site_sha256, inputs.site_tar)?),
+            false => Some(trees.hold_tree(|| install_site_tar(&root, inputs.site_sha256, inputs.site_tar))?),
         };
         let site_pack = match &site {
             Some(site) => {

@@ -17,6 +17,7 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::Engine;
 
 use crate::bytecode::{self, Tree};
+use crate::cache_entries::HeldTrees;
 use crate::component::{ComponentCache, Loaded, LoadedFrom};
 use crate::component_store::{ComponentStore, EntryInfo, cache_limit_from_env};
 use crate::engine::{Allocation, Metering, new_engine};
@@ -62,6 +63,8 @@ struct Inner {
     preinitializer: Preinitializer,
     late: LateLinker,
     stdlib: OnceLock<PathBuf>,
+    /// The trees the sandboxes mount, locked against removal while this runtime lives.
+    trees: HeldTrees,
 }
 
 /// Configures a [`Runtime`]. Every setting defaults to what the environment says (see the
@@ -147,6 +150,7 @@ impl RuntimeBuilder {
                 fuel: OnceLock::new(),
                 late: LateLinker::default(),
                 stdlib: OnceLock::new(),
+                trees: HeldTrees::default(),
             }),
         })
     }
@@ -234,7 +238,7 @@ impl Runtime {
         };
         let root = inner.folder.root()?;
         // After the identity (a failed link leaves nothing), before a snapshot imports from it.
-        let site_dir = source.install_site(&root)?;
+        let site_dir = inner.trees.hold(|| source.install_site(&root))?;
         let (stdlib_pack, site_pack) = source.prebuilt_packs();
         let stdlib_dir = self.stdlib_dir(&root, stdlib_pack)?;
         if let Some(site) = &site_dir {
@@ -273,7 +277,7 @@ impl Runtime {
         if let Some(dir) = self.inner.stdlib.get() {
             return Ok(dir.clone());
         }
-        let dir = crate::stdlib::install(root)?;
+        let dir = self.inner.trees.hold_tree(|| crate::stdlib::install(root))?;
         bytecode::ensure_pack(&self.inner.preinitializer, Tree::Stdlib(&dir), prebuilt_pack);
         Ok(self.inner.stdlib.get_or_init(|| dir).clone())
     }

@@ -1,16 +1,18 @@
-//! `eryx cache list|prune|clear`: the compiled-component cache, seen and trimmed by hand.
+//! `eryx cache list|prune|clear`: eryx's cache folder, seen and trimmed by hand.
 //!
-//! The cache prunes itself whenever it gains an entry (down to its cap, `ERYX_CACHE_LIMIT`,
-//! default 4 GiB); this subcommand shows what is there and frees space on demand. An entry
-//! that a running process uses is locked and never removed: it is marked `in use` and kept.
+//! The cache prunes itself whenever it gains a compiled component (down to its cap,
+//! `ERYX_CACHE_LIMIT`, default 4 GiB, which covers every entry: compiled components, the
+//! standard library, site-packages trees, the link index, downloaded wheels); this subcommand
+//! shows what is there and frees space on demand. An entry that a running process uses is
+//! locked and never removed: it is marked `in use` and kept.
 
 use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use eryx_rt::{CacheEntry, ComponentStore, PruneReport};
+use eryx_rt::{CacheEntry, ComponentStore, EntryKind, PruneReport};
 
-/// List, prune or clear the compiled-component cache (`$ERYX_CACHE_DIR/components`).
+/// List, prune or clear eryx's cache folder (`$ERYX_CACHE_DIR`, else the user cache folder's `eryx/`).
 #[derive(clap::Args, Debug)]
 pub(crate) struct CacheArgs {
     #[command(subcommand)]
@@ -19,7 +21,7 @@ pub(crate) struct CacheArgs {
 
 #[derive(clap::Subcommand, Debug)]
 enum CacheAction {
-    /// List the entries, least recently used first: key, size, last use, eryx version, what it is.
+    /// List the entries, least recently used first: key or name, size, last use, eryx version, what it is.
     List,
     /// Remove least recently used entries until the cache fits its cap (and what crashed writers left).
     Prune {
@@ -39,7 +41,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
 pub(crate) fn run(args: CacheArgs) -> anyhow::Result<ExitCode> {
     let store = ComponentStore::from_env()
         .context("there is no cache folder: set ERYX_CACHE_DIR, or HOME for the user cache folder")?;
-    let dir = store.dir().display().to_string();
+    let dir = store.root().display().to_string();
     match args.action {
         CacheAction::List => {
             let entries = store.list().with_context(|| format!("cannot read {dir}"))?;
@@ -49,6 +51,9 @@ pub(crate) fn run(args: CacheArgs) -> anyhow::Result<ExitCode> {
             }
             let total: u64 = entries.iter().map(|entry| entry.bytes).sum();
             println!("{} entries, {} (cap {}, ERYX_CACHE_LIMIT)", entries.len(), size(total), size(store.limit()));
+            for (path, bytes) in eryx_rt::unmanaged(store.root()).unwrap_or_default() {
+                println!("not eryx's, not counted: {} ({})", path.display(), size(bytes));
+            }
         }
         CacheAction::Prune { max_size } => {
             let limit = max_size.unwrap_or(store.limit());
@@ -59,19 +64,26 @@ pub(crate) fn run(args: CacheArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `KEY  SIZE  LAST USE  ERYX  WHAT [in use]`.
+/// `KEY  SIZE  LAST USE  ERYX  WHAT [in use]`; for an entry that is not a compiled
+/// component, its name in the cache folder stands for the key and its kind for the version.
 fn line(entry: &CacheEntry) -> String {
-    let (version, what) = match &entry.info {
-        Some(info) => (info.eryx_version.as_str(), info.to_string()),
-        None => ("?", "written by an older eryx (not recorded)".to_string()),
+    let (name, version, what) = match (entry.kind, &entry.info) {
+        (EntryKind::Component, Some(info)) => (short(&entry.key), info.eryx_version.clone(), info.to_string()),
+        (EntryKind::Component, None) => {
+            (short(&entry.key), "?".to_string(), "written by an older eryx (not recorded)".to_string())
+        }
+        (EntryKind::SitePackages, _) if !entry.contents.is_empty() => {
+            (entry.key.clone(), "-".to_string(), format!("site-packages with {}", entry.contents.join(",")))
+        }
+        (kind, _) => (entry.key.clone(), "-".to_string(), kind.to_string()),
     };
     let state = if entry.in_use { "  [in use]" } else { "" };
-    format!(
-        "{}  {:>9}  {:>8}  {version:<8}  {what}{state}",
-        &entry.key[..entry.key.len().min(16)],
-        size(entry.bytes),
-        age(entry.last_used)
-    )
+    format!("{name}  {:>9}  {:>8}  {version:<8}  {what}{state}", size(entry.bytes), age(entry.last_used))
+}
+
+/// A compiled component's key, shortened (the name of another entry is shown whole).
+fn short(key: &str) -> String {
+    key[..key.len().min(16)].to_string()
 }
 
 fn report(dir: &str, report: &PruneReport) {

@@ -3,13 +3,16 @@
 //! Every test has a cache folder of its own (the user's is never listed, pruned or cleared).
 //! Compiling a component costs some 20 s of CPU, so one is compiled once (the seed) and each
 //! test starts from a copy of that folder; entries beyond it are copies of its entry under
-//! other keys (whole, checked entries that no process will ever ask for).
+//! other keys (whole, checked entries that no process will ever ask for). The seed also holds
+//! the standard library (a cache entry too: the cap covers everything in the folder).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
+
+use sha2::Digest;
 
 const ERYX: &str = env!("CARGO_BIN_EXE_eryx");
 
@@ -114,6 +117,27 @@ fn entry_bytes(cache: &Path, key: &str) -> u64 {
         .sum()
 }
 
+/// The bytes of every file under `path`.
+fn tree_bytes(path: &Path) -> u64 {
+    let meta = std::fs::symlink_metadata(path).unwrap();
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path).unwrap().map(|item| tree_bytes(&item.unwrap().path())).sum()
+}
+
+/// The standard library's folder in the cache and its bytes (with its pack's check beside it).
+fn stdlib(cache: &Path) -> (PathBuf, u64) {
+    let dir = std::fs::read_dir(cache)
+        .unwrap()
+        .map(|item| item.unwrap().path())
+        .find(|path| path.is_dir() && path.file_name().unwrap().to_str().unwrap().starts_with("stdlib-"))
+        .expect("the standard library in the cache");
+    let check = PathBuf::from(format!("{}.bytecode.check", dir.display()));
+    let bytes = tree_bytes(&dir) + std::fs::metadata(&check).map(|meta| meta.len()).unwrap_or(0);
+    (dir, bytes)
+}
+
 fn cache_command(cache: &Path, args: &[&str]) -> String {
     let mut command = eryx_in(cache);
     command.arg("cache").args(args);
@@ -132,16 +156,21 @@ fn list_prune_and_clear_show_what_is_there_and_evict_least_recently_used_first()
 
     let list = cache_command(dir, &["list"]);
     let lines: Vec<&str> = list.lines().collect();
-    assert_eq!(lines.len(), 5, "{list}");
-    assert_eq!(lines[0], components(dir).display().to_string());
+    assert_eq!(lines.len(), 6, "{list}");
+    assert_eq!(lines[0], dir.display().to_string());
     assert!(lines[1].starts_with(&oldest[..16]) && lines[1].contains("2d ago"), "{list}");
-    assert!(lines[3].starts_with(&key[..16]), "least recently used first: {list}");
-    assert!(lines[3].contains(env!("CARGO_PKG_VERSION")) && lines[3].contains("base component"), "{list}");
-    assert!(lines[3].contains(" MiB"), "{list}");
-    assert!(lines[4].starts_with("3 entries") && lines[4].contains("cap 4.00 GiB"), "{list}");
+    assert!(lines[2].starts_with(&older[..16]), "least recently used first: {list}");
+    let newest = lines.iter().find(|line| line.starts_with(&key[..16])).expect("the seed's entry");
+    assert!(newest.contains(env!("CARGO_PKG_VERSION")) && newest.contains("base component"), "{list}");
+    assert!(newest.contains(" MiB"), "{list}");
+    let (stdlib_dir, stdlib_bytes) = stdlib(dir);
+    let stdlib_name = stdlib_dir.file_name().unwrap().to_str().unwrap();
+    assert!(lines.iter().any(|line| line.starts_with(stdlib_name) && line.contains("standard library")), "{list}");
+    assert!(lines[5].starts_with("4 entries") && lines[5].contains("cap 4.00 GiB"), "{list}");
 
-    // The cap from the environment: room for one and a half entries keeps the newest.
-    let cap = (entry_bytes(dir, &key) * 3 / 2).to_string();
+    // The cap from the environment: room for the standard library and one and a half entries
+    // keeps the newest.
+    let cap = (stdlib_bytes + entry_bytes(dir, &key) * 3 / 2).to_string();
     let mut prune = eryx_in(dir);
     prune.env("ERYX_CACHE_LIMIT", &cap).args(["cache", "prune"]);
     let pruned = text(&run(prune).stdout);
@@ -156,8 +185,9 @@ fn list_prune_and_clear_show_what_is_there_and_evict_least_recently_used_first()
     // --max-size wins over the cap; clear removes the rest and says so.
     assert!(cache_command(dir, &["prune", "--max-size", "1G"]).contains("removed 0 entries"));
     let cleared = cache_command(dir, &["clear"]);
-    assert!(cleared.contains(&format!("removed {}", &key[..16])) && cleared.contains("removed 1 entries"), "{cleared}");
-    assert!(cwasm_keys(dir).is_empty());
+    assert!(cleared.contains(&format!("removed {}", &key[..16])) && cleared.contains("removed 2 entries"), "{cleared}");
+    assert!(cleared.contains(&format!("removed {stdlib_name}")), "{cleared}");
+    assert!(cwasm_keys(dir).is_empty() && !stdlib_dir.exists());
     assert!(std::fs::read_dir(components(dir)).unwrap().next().is_none(), "no sidecar left");
     assert!(cache_command(dir, &["list"]).contains("0 entries, 0 B"));
 
@@ -181,7 +211,8 @@ fn an_entry_in_use_by_another_process_survives_prune_and_still_works() {
     assert_eq!(line, "ready\n");
 
     let cleared = cache_command(dir, &["clear"]);
-    assert!(cleared.contains("removed 0 entries") && cleared.contains("kept 1 in use"), "{cleared}");
+    // The component and the standard library it mounts.
+    assert!(cleared.contains("removed 0 entries") && cleared.contains("kept 2 in use"), "{cleared}");
     assert!(cleared.contains(&format!("kept    {}", &key[..16])), "{cleared}");
     assert!(cache_command(dir, &["list"]).contains("[in use]"));
     assert_eq!(cwasm_keys(dir), std::slice::from_ref(&key));
@@ -196,8 +227,8 @@ fn an_entry_in_use_by_another_process_survives_prune_and_still_works() {
     assert_eq!(rest, "go 45\n");
     assert!(user.wait().unwrap().success());
 
-    // Nobody uses it now.
-    assert!(cache_command(dir, &["clear"]).contains("removed 1 entries"));
+    // Nobody uses them now.
+    assert!(cache_command(dir, &["clear"]).contains("removed 2 entries"));
     assert!(cwasm_keys(dir).is_empty());
 }
 
@@ -228,4 +259,119 @@ fn a_crash_mid_write_leaves_nothing_trusted_and_the_next_run_rebuilds_under_the_
         .collect();
     assert_eq!(names.len(), 3, "code, check and info only: {names:?}");
     assert_eq!(print_one(dir, Some(&cap)), "Disk", "the rebuilt entry is whole");
+}
+
+/// The fixture wheel with a C extension: a late-linked component, its site-packages tree (with
+/// a bytecode pack) and a late-link index entry.
+fn fixture_wheel() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/wheels");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|item| item.unwrap().path())
+        .find(|path| path.file_name().unwrap().to_str().unwrap().starts_with("eryx_test_c-"))
+        .expect("the eryx_test_c fixture wheel")
+}
+
+/// Runs the fixture wheel's extension; returns where its component came from.
+fn with_wheel(cache: &Path) -> String {
+    let mut command = eryx_in(cache);
+    command.env("ERYX_LOG", "eryx_rt=debug").arg("--wheel").arg(fixture_wheel());
+    command.args(["-c", "import eryx_test_c as m; print(m.add(2, 40))"]);
+    let out = run(command);
+    assert_eq!(text(&out.stdout), "42\n");
+    let stderr = text(&out.stderr);
+    let ready = stderr.lines().find(|line| line.contains("sandbox ready")).expect("a sandbox-ready log line");
+    ["Disk", "Compiled", "Memory"].into_iter().find(|from| ready.contains(&format!("source={from}"))).unwrap().into()
+}
+
+/// The one item of `dir` (not a temporary one) that `keep` accepts.
+fn only(dir: &Path, keep: impl Fn(&Path) -> bool) -> PathBuf {
+    let found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|item| item.unwrap().path())
+        .filter(|path| !path.file_name().unwrap().to_str().unwrap().starts_with('.') && keep(path))
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.into_iter().next().unwrap()
+}
+
+#[test]
+fn the_cap_covers_every_kind_of_entry_least_recently_used_first_and_never_one_in_use() {
+    let (cache, key) = cache_with_one_entry();
+    let dir = cache.path();
+    // Real entries of each kind: the seed's base component and standard library; a late-linked
+    // component with its site-packages tree and link-index entry; a wheel where eryx-build keeps
+    // its downloads; and a folder of the repository's build scripts, which is not eryx's.
+    assert_eq!(with_wheel(dir), "Compiled");
+    let late = cwasm_keys(dir).into_iter().find(|other| *other != key).expect("the late-linked component");
+    let site = only(&dir.join("site-packages"), |path| path.is_dir());
+    let site_check = PathBuf::from(format!("{}.bytecode.check", site.display()));
+    assert!(site.join(".eryx-bytecode.pack").is_file() && site_check.is_file(), "the tree has its bytecode pack");
+    let index = only(&dir.join("link-index"), |path| path.is_file());
+    let wheel = std::fs::read(fixture_wheel()).unwrap();
+    let download = dir.join("downloads").join(format!("{}.whl", hex::encode(sha2::Sha256::digest(&wheel))));
+    std::fs::create_dir_all(download.parent().unwrap()).unwrap();
+    std::fs::write(&download, &wheel).unwrap();
+    let scripts = dir.join("venvs");
+    std::fs::create_dir_all(scripts.join("tools")).unwrap();
+    std::fs::write(scripts.join("tools/bin"), b"a build script's tool").unwrap();
+
+    // A process uses the base component and the standard library until told to go on.
+    let code = "import sys; print('ready', flush=True); print(sys.stdin.readline().strip(), sum(range(10)))";
+    let mut user = eryx_in(dir).args(["-c", code]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdout = BufReader::new(user.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+
+    // What the process uses is the least recently used, then the download, the index, the
+    // tree, and the late-linked component last.
+    let (stdlib_dir, stdlib_bytes) = stdlib(dir);
+    backdate(&stdlib_dir.join(".eryx-complete"), 5 * DAY);
+    for suffix in [".cwasm", ".cwasm.info"] {
+        backdate(&components(dir).join(format!("{key}{suffix}")), 4 * DAY);
+        backdate(&components(dir).join(format!("{late}{suffix}")), DAY);
+    }
+    backdate(&download, 3 * DAY);
+    backdate(&index, 2 * DAY);
+    backdate(&site.join(".eryx-complete"), Duration::from_secs(36 * 3600));
+
+    let list = cache_command(dir, &["list"]);
+    for what in ["standard library", "site-packages with eryx_test_c-0.1.0", "link index", "downloaded wheel"] {
+        assert_eq!(list.lines().filter(|line| line.contains(what)).count(), 1, "{what}: {list}");
+    }
+    assert!(list.contains("late-linked component with eryx_test_c-0.1.0"), "{list}");
+    assert!(list.lines().any(|line| line.starts_with("6 entries")), "{list}");
+    assert!(list.contains(&format!("not eryx's, not counted: {}", scripts.display())), "{list}");
+    let in_use: Vec<&str> = list.lines().filter(|line| line.ends_with("[in use]")).collect();
+    assert_eq!(in_use.len(), 2, "the base component and the standard library: {list}");
+
+    // Room for the standard library and both components: the oldest entries that nobody uses
+    // go (the download, the index, the tree), those in use stay although older still.
+    let cap = stdlib_bytes + entry_bytes(dir, &key) + entry_bytes(dir, &late) + 1024;
+    let pruned = cache_command(dir, &["prune", "--max-size", &cap.to_string()]);
+    assert!(pruned.contains("removed 3 entries and 0 leftover files") && pruned.contains("kept 2 in use"), "{pruned}");
+    let removed: Vec<&str> =
+        pruned.lines().filter(|line| line.starts_with("removed ") && line.contains("ago")).collect();
+    assert!(removed[0].contains("downloads/") && removed[1].contains("link-index/"), "oldest first: {pruned}");
+    assert!(removed[2].contains("site-packages/"), "{pruned}");
+    assert!(!download.exists() && !index.exists() && !site.exists() && !site_check.exists(), "{pruned}");
+    assert!(stdlib_dir.join(".eryx-complete").is_file() && scripts.join("tools/bin").is_file());
+    let mut both = vec![key.clone(), late.clone()];
+    both.sort();
+    assert_eq!(cwasm_keys(dir), both);
+
+    let mut stdin = user.stdin.take().unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(rest, "go 45\n", "the process kept working on what it held");
+    assert!(user.wait().unwrap().success());
+
+    // Later sandboxes work: the late-linked component is still on disk (its index and tree
+    // are made again), and so is the base one.
+    assert_eq!(with_wheel(dir), "Disk");
+    assert!(only(&dir.join("site-packages"), |path| path.is_dir()).join(".eryx-complete").is_file());
+    assert_eq!(print_one(dir, None), "Disk");
 }
