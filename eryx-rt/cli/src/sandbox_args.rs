@@ -1,6 +1,7 @@
 //! The flags that shape a sandbox (limits, wheels, pre-initialised modules, files), shared by
 //! every way of running code so that a subcommand can `#[command(flatten)]` them.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -72,8 +73,15 @@ impl SandboxArgs {
 
     /// Creates the sandbox for a terminal: its output is printed live, with a spinner while a
     /// new set of extensions is linked and compiled.
+    ///
+    /// The spinner needs a thread of its own, which a warm start (a few milliseconds) would pay
+    /// for twice: starting it, then waking it and waiting for its exit. With stderr not a
+    /// terminal the spinner would draw nothing, so it is not started at all.
     pub(crate) fn build(&self) -> anyhow::Result<Sandbox> {
         let builder = self.builder()?.output_handler(crate::output::print_live);
+        if !std::io::stderr().is_terminal() {
+            return builder.build().context("cannot create the sandbox");
+        }
         let progress = indicatif::ProgressBar::new_spinner()
             .with_message("preparing the sandbox (a new set of extensions is linked and compiled once)");
         progress.enable_steady_tick(Duration::from_millis(120));
