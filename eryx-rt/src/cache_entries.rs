@@ -19,7 +19,8 @@
 //! and then remembered in memory, so it needs no lock: removing it costs a later process a
 //! link, never a failure.
 //!
-//! Last use: a tree's completion marker is touched when a runtime takes it, an index entry
+//! Last use: a tree's completion marker is touched when a runtime takes it (at most once a
+//! minute, [`record_use`], as a compiled component's info file), an index entry
 //! when it is read, a wheel when eryx-build uses it; their modification times order eviction.
 //!
 //! Folders of the repository's build scripts (`wheels/`, `venvs/`, `downloads/<sha256>/`) are
@@ -221,7 +222,7 @@ fn lock_tree(dir: &Path) -> Option<File> {
     if !same_file(&handle, dir) || !dir.join(COMPLETE_MARKER).is_file() {
         return None;
     }
-    touch(&dir.join(COMPLETE_MARKER));
+    record_use(&dir.join(COMPLETE_MARKER));
     Some(handle)
 }
 
@@ -346,6 +347,23 @@ pub(crate) fn remove_if_present(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
         Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
         _ => Ok(()),
+    }
+}
+
+/// How old a recorded last use must be before a new use is written: eviction order needs no
+/// finer clock, and a warm start then writes nothing to the cache folder.
+pub(crate) const USE_RECORDED_EVERY: Duration = Duration::from_secs(60);
+
+/// Records a use of `path` (see [`touch`]) unless one was recorded less than
+/// [`USE_RECORDED_EVERY`] ago: one `stat` instead of an open, a timestamp write and a close.
+pub(crate) fn record_use(path: &Path) {
+    let recent = fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
+        .and_then(|time| time.elapsed().ok())
+        .is_some_and(|age| age < USE_RECORDED_EVERY);
+    if !recent {
+        touch(path);
     }
 }
 

@@ -11,7 +11,8 @@
 //! * `<key>.cwasm.check`: its size and checksum ([`crate::entry_check`]); an entry without a
 //!   matching check is never trusted;
 //! * `<key>.cwasm.info`: what the entry is ([`EntryInfo`]); its modification time is the
-//!   entry's last use (set whenever a process opens the entry);
+//!   entry's last use (set when a process opens the entry, at most once a minute: the order of
+//!   eviction needs no finer clock, and a warm start then writes nothing);
 //! * `.tmp-*`: code being written, renamed to `<key>.cwasm` once whole and synced (its
 //!   sidecars are written first), so a crash leaves only a temporary file, which no reader
 //!   looks at and [`ComponentStore::prune`] removes.
@@ -39,7 +40,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::cache_entries::{self, is_locked, remove_if_present, same_file, touch};
+use crate::cache_entries::{self, is_locked, record_use, remove_if_present, same_file};
 pub use crate::cache_entries::{EntryKind, unmanaged};
 use crate::entry_check;
 use crate::files::{default_cache_dir, write_atomic};
@@ -289,7 +290,7 @@ impl ComponentStore {
             self.discard(key);
             return None;
         }
-        touch(&info_path(&path));
+        record_use(&info_path(&path));
         Some((path, Lease { _lock: file }))
     }
 

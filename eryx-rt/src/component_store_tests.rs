@@ -65,6 +65,22 @@ fn prune_evicts_least_recently_used_first_down_to_the_cap() {
 }
 
 #[test]
+fn opening_records_a_use_at_most_once_a_minute() {
+    let (_dir, store) = store();
+    store.write("k", &[1; 100], &info("k")).unwrap();
+    let last_used =
+        |store: &ComponentStore| fs::metadata(info_path(&store.code_path("k"))).unwrap().modified().unwrap();
+    age(&store, "k", 30);
+    let half_a_minute_ago = last_used(&store);
+    drop(store.open("k").unwrap());
+    assert_eq!(last_used(&store), half_a_minute_ago, "a use recorded 30 s ago is recent enough");
+    age(&store, "k", 90);
+    drop(store.open("k").unwrap());
+    let age = last_used(&store).elapsed().unwrap_or_default();
+    assert!(age < cache_entries::USE_RECORDED_EVERY, "a use recorded 90 s ago is renewed (now {age:?} old)");
+}
+
+#[test]
 fn a_new_entry_prunes_the_store_to_its_cap_but_stays() {
     let (_dir, store) = store();
     store.write("old", &[1; 10_000], &info("old")).unwrap();
