@@ -35,8 +35,8 @@ enum Outcome {
     Prints(&'static str),
     /// Ran to the end; its output was cut at the output limit.
     Truncated,
-    /// The guest trapped (the sandbox is stopped, the process goes on).
-    Trapped,
+    /// The code exited with this status (`Failure::SystemExit`).
+    Exits(i32),
 }
 
 fn builder() -> SandboxBuilder {
@@ -88,7 +88,7 @@ fn check_within(mut sandbox: Sandbox, timeout: Duration, code: &str, expected: O
         (Outcome::Raises(name), Err(e)) => matches!(&e.failure, Failure::Python(x) if x.type_name == *name),
         (Outcome::Prints(text), Ok(output)) => output.stdout == *text,
         (Outcome::Truncated, Ok(output)) => output.truncated && output.stdout.len() == OUTPUT,
-        (Outcome::Trapped, Err(e)) => matches!(e.failure, Failure::Trap(_)),
+        (Outcome::Exits(status), Err(e)) => matches!(e.failure, Failure::SystemExit(s) if s == *status),
         _ => false,
     };
     let case = std::thread::current().name().unwrap_or("?").to_string();
@@ -409,7 +409,7 @@ fn subprocess() {
 
 #[test]
 fn exiting_the_process() {
-    check("import os\nos._exit(3)", Outcome::Trapped);
+    check("import os\nos._exit(3)", Outcome::Exits(3));
 }
 
 // Huge source.

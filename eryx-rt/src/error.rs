@@ -197,7 +197,9 @@ pub enum Failure {
     /// status, the one `python` would exit with (`None` is 0; a code that is not an int was
     /// printed to stderr and gives 1; an int keeps its low 32 bits, and a process exit status
     /// its low 8). An error even for status 0, so that a program that exited can be told from
-    /// one that ran to its end; the sandbox stays usable.
+    /// one that ran to its end; the sandbox stays usable. `os._exit(n)` gives status `n` too,
+    /// but it ends the sandbox as it ends a process (no clean-up runs; later calls fail with
+    /// [`Failure::Stopped`]).
     #[error("the code exited with status {0}")]
     SystemExit(i32),
     /// The wall-clock limit was reached; the sandbox is stopped.

@@ -30,18 +30,26 @@ pub(crate) struct HostCalls {
     started: HashMap<u64, AbortHandle>,
     done_sender: mpsc::UnboundedSender<Done>,
     done: mpsc::UnboundedReceiver<Done>,
+    /// The status the guest said it exits with (`os._exit`), until the next execute.
+    exiting: Option<i32>,
 }
 
 impl HostCalls {
     pub(crate) fn new(registry: Arc<Registry>) -> Self {
         let (done_sender, done) = mpsc::unbounded_channel();
-        HostCalls { registry, calls: 0, next_id: 1, started: HashMap::new(), done_sender, done }
+        HostCalls { registry, calls: 0, next_id: 1, started: HashMap::new(), done_sender, done, exiting: None }
     }
 
     /// Forgets the previous execute's calls and resets the call count.
     pub(crate) fn begin_execute(&mut self) {
         self.stop_all();
         self.calls = 0;
+        self.exiting = None;
+    }
+
+    /// The status of the `os._exit` the guest announced in this execute, if it did.
+    pub(crate) fn exit_status(&self) -> Option<i32> {
+        self.exiting
     }
 
     /// Stops every started call that has not completed, and drops unread completions.
@@ -154,6 +162,10 @@ impl Host for HostCalls {
             task.abort();
         }
     }
+
+    async fn exiting(&mut self, status: i32) {
+        self.exiting = Some(status);
+    }
 }
 
 /// Pre-initialisation: a snapshot is shared by every sandbox made from it, so it offers no
@@ -180,6 +192,9 @@ impl crate::preinit_bindings::eryx::sandbox::host_calls::Host for HostCalls {
     }
 
     fn cancel(&mut self, _: u64) {}
+
+    /// Exiting while imported for a snapshot fails the snapshot (the guest's exit traps).
+    fn exiting(&mut self, _: i32) {}
 }
 
 type SnapshotCallError = crate::preinit_bindings::eryx::sandbox::host_calls::CallError;

@@ -507,7 +507,14 @@ impl Sandbox {
                 exception.message,
                 exception.traceback,
             ))),
-            Ok(Err(error)) => self.classify_trap(error),
+            Ok(Err(error)) => match self.process_exit(&error) {
+                Some(status) => {
+                    // The guest ended itself like a process: its instance is gone.
+                    self.stopped = Some(format!("the code ended the sandbox with os._exit({status})"));
+                    Failure::SystemExit(status)
+                }
+                None => self.classify_trap(error),
+            },
             Err(Interrupted::Timeout) => Failure::Timeout(self.limits.timeout),
             Err(Interrupted::Cancelled) => Failure::Cancelled,
         };
@@ -520,6 +527,14 @@ impl Sandbox {
     /// A handle that cancels this sandbox's running execute from another thread or task.
     pub fn cancel_handle(&self) -> CancelHandle {
         self.cancel.clone()
+    }
+
+    /// The status of a guest that ended itself through WASI's exit (`os._exit`, or `exit` in C
+    /// code): the one it announced (`os._exit(n)` tells the host first, as WASI's exit only
+    /// carries success or failure), else 0 or 1 from WASI.
+    fn process_exit(&self, error: &wasmtime::Error) -> Option<i32> {
+        let exit = error.downcast_ref::<wasmtime_wasi::I32Exit>()?;
+        Some(self.store.data().host_calls.exit_status().unwrap_or(exit.0))
     }
 
     fn classify_trap(&self, error: wasmtime::Error) -> Failure {

@@ -35,6 +35,30 @@ fn system_exit_is_its_own_outcome_and_keeps_the_sandbox() {
 }
 
 #[test]
+fn os_exit_ends_the_sandbox_with_its_status_like_a_process() {
+    for (code, status) in [("os._exit(3)", 3), ("os._exit(0)", 0), ("os._exit(-2)", -2), ("os._exit(True)", 1)] {
+        let mut sandbox = sandbox();
+        let program = format!("import os\nprint('out')\ntry:\n    {code}\nfinally:\n    print('no clean-up runs')");
+        let error = sandbox.execute(&program).unwrap_err();
+        assert!(matches!(error.failure, Failure::SystemExit(s) if s == status), "{code}: {error}");
+        assert_eq!(error.output.stdout, "out\n", "{code}");
+        // The instance ended as a process does: the sandbox is stopped, and says why.
+        let after = sandbox.execute("print(1)").unwrap_err();
+        assert!(
+            matches!(&after.failure, Failure::Stopped(why) if why.contains(&format!("os._exit({status})"))),
+            "{after}"
+        );
+    }
+    // Wrong arguments raise as in Python, and the sandbox goes on.
+    let mut sandbox = sandbox();
+    for (code, exception) in [("os._exit('x')", "TypeError"), ("os._exit(2**40)", "OverflowError")] {
+        let error = sandbox.execute(&format!("import os; {code}")).unwrap_err();
+        assert!(matches!(&error.failure, Failure::Python(e) if e.type_name == exception), "{code}: {error}");
+    }
+    assert_eq!(sandbox.execute("print('usable')").unwrap().stdout, "usable\n");
+}
+
+#[test]
 fn a_program_gets_its_argv_and_stdin() {
     let mut sandbox = sandbox();
     let program = Program::code("import sys; print(sys.argv, repr(input()), repr(sys.stdin.read()))")

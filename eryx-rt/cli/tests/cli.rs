@@ -45,6 +45,16 @@ fn exception_exits_1_with_the_traceback() {
 }
 
 #[test]
+fn os_exit_exits_with_its_status_and_no_trap() {
+    for status in [0, 3, 7] {
+        let out = eryx(&["-c", &format!("import os; print('out', flush=True); os._exit({status})")]);
+        assert_eq!(out.status.code(), Some(status), "stderr: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "out\n");
+        assert!(!text(&out.stderr).contains("trapped"), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
 fn timeout_exits_2_quickly() {
     let started = Instant::now();
     let out = eryx(&["--timeout", "1", "-c", "while True: pass"]);

@@ -93,3 +93,11 @@ def test_system_exit_is_its_own_exception_with_the_code() -> None:
         box.execute("raise SystemExit")
     assert caught.value.code == 0
     assert box.execute("print('usable')").stdout == "usable\n"
+
+
+def test_os_exit_is_a_system_exit_with_its_status() -> None:
+    box = eryx.Sandbox()
+    with pytest.raises(eryx.SystemExitError) as caught:
+        box.execute("import os\nprint('bye')\nos._exit(7)")
+    assert caught.value.code == 7
+    assert caught.value.stdout == "bye\n"

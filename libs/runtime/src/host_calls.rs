@@ -13,6 +13,7 @@
 //! | `start(name, args_json)` | `(0, call_id)` running, `(5, result_json)` finished at once, or `(kind, message)` |
 //! | `wait(timeout_ns)` (negative: no timeout) | list of `(call_id, kind, text)` |
 //! | `cancel(call_id)` | `None` |
+//! | `exiting(status)` | `None` (tells the host the status of the `os._exit` that follows) |
 //!
 //! Kinds: 0 success, 1 the callback failed, 2 unknown name, 3 per-call timeout, 4 limit, 5 finished.
 
@@ -55,7 +56,7 @@ pub(crate) fn install() -> Result<(), &'static str> {
     }
 }
 
-struct Methods([ffi::PyMethodDef; 5]);
+struct Methods([ffi::PyMethodDef; 6]);
 // SAFETY: the table is immutable and the guest has one thread.
 unsafe impl Sync for Methods {}
 
@@ -65,7 +66,24 @@ static METHODS: Methods = Methods([
     method(c"start", py_start),
     method(c"wait", py_wait),
     method(c"cancel", py_cancel),
+    method(c"exiting", py_exiting),
 ]);
+
+unsafe extern "C" fn py_exiting(_: *mut PyObject, args: *const *mut PyObject, nargs: PySsizeT) -> *mut PyObject {
+    unsafe {
+        if !arity(nargs, 1, c"exiting(status) takes 1 integer") {
+            return ptr::null_mut();
+        }
+        let status = ffi::PyLong_AsLongLong(*args);
+        if status == -1 && !ffi::PyErr_Occurred().is_null() {
+            return ptr::null_mut();
+        }
+        wit::exiting(status as i32);
+        let none = ptr::addr_of_mut!(ffi::_Py_NoneStruct);
+        ffi::Py_IncRef(none);
+        none
+    }
+}
 
 const fn method(name: &'static CStr, function: ffi::PyCFunctionFast) -> ffi::PyMethodDef {
     ffi::PyMethodDef { ml_name: name.as_ptr(), ml_meth: function, ml_flags: ffi::METH_FASTCALL, ml_doc: ptr::null() }
