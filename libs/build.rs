@@ -5,6 +5,10 @@
 //! The package is a `cfg(any())` dependency: locked with its checksum, never compiled.
 //! `cargo metadata` makes Cargo download and unpack it and tells us where it is.
 //! `ERYX_BASE_LIBS_DIR` can point at a folder holding the same `.zst` files instead.
+//!
+//! It also lists the standard library's archive (`python-lib.index`: where each file's bytes
+//! sit in the uncompressed tar), so that eryx-rt can show the guest the tree's names and sizes
+//! without decompressing it, and decompress it only if a file's contents are read.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -52,6 +56,10 @@ fn run() -> Result<(), String> {
             ));
         }
         fs::write(out_dir.join(name), &bytes).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+        if name == "python-lib.tar.zst" {
+            let index = stdlib_index(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            fs::write(out_dir.join("python-lib.index"), index).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+        }
     }
 
     // Everything embedded: the pinned base files (by their verified hashes) and our runtime.
@@ -83,4 +91,31 @@ fn locate_package(manifest_dir: &Path) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("{PACKAGE} is missing from Cargo.lock; eryx-libs depends on it under cfg(any())"))?;
     let dir = package.manifest_path.parent().expect("a manifest has a parent folder");
     Ok(dir.as_std_path().to_path_buf())
+}
+
+/// Lists the regular files of the zstd-compressed tar `zst`: a first line with the uncompressed
+/// archive's length, then one line per file, `offset size path` (offset and size of its bytes in
+/// the uncompressed archive), in archive order.
+fn stdlib_index(zst: &[u8]) -> Result<String, String> {
+    use std::io::Read;
+    let mut tar = Vec::new();
+    ruzstd::decoding::StreamingDecoder::new(zst)
+        .map_err(|e| e.to_string())?
+        .read_to_end(&mut tar)
+        .map_err(|e| e.to_string())?;
+    let mut index = format!("{}\n", tar.len());
+    let mut archive = tar::Archive::new(&tar[..]);
+    for entry in archive.entries().map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let kind = entry.header().entry_type();
+        if kind.is_dir() {
+            continue;
+        }
+        let path = entry.path().map_err(|e| e.to_string())?.to_str().ok_or("a path is not UTF-8")?.to_string();
+        if !kind.is_file() || path.contains('\n') {
+            return Err(format!("{path:?}: only regular files and folders are expected in the standard library"));
+        }
+        index.push_str(&format!("{} {} {path}\n", entry.raw_file_position(), entry.size()));
+    }
+    Ok(index)
 }

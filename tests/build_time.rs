@@ -135,7 +135,8 @@ fn malformed_tables_point_at_the_entry() {
 }
 
 /// `precompile = true`: the binary carries the snapshot compiled ahead of time, so its first
-/// run on a machine with an empty cache compiles nothing; the outputs are reproducible.
+/// run on a machine with an empty cache compiles nothing and writes nothing (its trees are
+/// served from the binary); the outputs are reproducible.
 #[test]
 fn precompiled_component_runs_on_an_empty_cache_without_compiling() {
     let server = fixture_server();
@@ -151,6 +152,8 @@ fn precompiled_component_runs_on_an_empty_cache_without_compiling() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "5 hello, embedded\n");
     assert!(text(&out.stderr).contains("code loaded from: Precompiled"), "{}", text(&out.stderr));
+    let written: Vec<_> = std::fs::read_dir(fresh.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(written.is_empty(), "the trees are served from the binary, nothing is unpacked: {written:?}");
 
     let outputs = example.outputs();
     let files = ["component.cwasm", "stdlib.pack", "site.pack", "manifest.json"];

@@ -96,22 +96,18 @@ fn checked() -> &'static Mutex<HashSet<PathBuf>> {
     CHECKED.get_or_init(Default::default)
 }
 
-/// Makes sure `tree` has a good bytecode pack: checks it, and when it is missing or bad writes
-/// `prebuilt` (the pack a trusted build made of this same tree, embedded by eryx-build's
-/// precompile option) or makes it with `preinitializer`'s engine. Never fails: without a pack,
-/// imports compile sources (a warning is logged).
-pub(crate) fn ensure_pack(preinitializer: &Preinitializer, tree: Tree<'_>, prebuilt: Option<&[u8]>) {
+/// Makes sure `tree` has a good bytecode pack: checks it, and when it is missing or bad makes it
+/// with `preinitializer`'s engine. Never fails: without a pack, imports compile sources (a
+/// warning is logged). (A binary that embeds its packs shows them from memory instead, with
+/// its trees: see `fs::image`.)
+pub(crate) fn ensure_pack(preinitializer: &Preinitializer, tree: Tree<'_>) {
     let pack = tree.root().join(PACK_NAME);
     if checked().lock().unwrap_or_else(|e| e.into_inner()).contains(&pack) {
         return;
     }
     if !pack_is_good(tree.root(), &pack) {
         let started = Instant::now();
-        let made = match prebuilt {
-            Some(bytes) => install_pack(tree.root(), &pack, bytes).map(|()| bytes.len()),
-            None => make_pack(preinitializer, tree, &pack),
-        };
-        match made {
+        match make_pack(preinitializer, tree, &pack) {
             Ok(bytes) => tracing::info!(
                 elapsed = ?started.elapsed(), bytes, tree = %tree.root().display(), "compiled the bytecode pack"
             ),
@@ -149,14 +145,6 @@ fn pack_is_good(tree_root: &Path, pack: &Path) -> bool {
 pub(crate) fn read_pack(tree_root: &Path) -> Option<Vec<u8>> {
     let pack = tree_root.join(PACK_NAME);
     pack_is_good(tree_root, &pack).then(|| std::fs::read(&pack).ok()).flatten()
-}
-
-/// Writes a prebuilt pack into place: through a temporary file and a rename, then its check.
-fn install_pack(tree_root: &Path, pack: &Path, bytes: &[u8]) -> Result<(), PackError> {
-    let sidecar = sidecar(tree_root);
-    let _ = std::fs::remove_file(&sidecar);
-    crate::files::write_atomic(pack, bytes).map_err(|source| PackError::Io { path: pack.to_path_buf(), source })?;
-    entry_check::record_beside(&sidecar, bytes).map_err(|source| PackError::Io { path: sidecar.clone(), source })
 }
 
 /// Compiles the pack in a trusted guest and moves it into place; returns its size.
@@ -234,7 +222,7 @@ mod tests {
         let stdlib = stdlib.as_path();
         let engine = crate::engine::new_engine(crate::engine::Metering::Off, Default::default()).unwrap();
         let preinitializer = Preinitializer::new(engine);
-        let ensure_pack = |tree| ensure_pack(&preinitializer, tree, None);
+        let ensure_pack = |tree| ensure_pack(&preinitializer, tree);
         let site = tree_with_modules();
         let tree = Tree::SitePackages { stdlib, site: site.path() };
         let pack = site.path().join(PACK_NAME);

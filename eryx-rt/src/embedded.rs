@@ -11,11 +11,23 @@
 //! already compiled by Cranelift for a named CPU baseline, and the bytecode packs of the trees
 //! it imports from, so that a machine with an empty cache compiles nothing: see
 //! the `precompile` module for how that code is made, checked and why loading it is sound.
+//! Such a binary writes nothing to disk for its trees either: the guest sees the standard
+//! library and the site-packages tree as images served from the binary's bytes (`fs::image`),
+//! each with its pack, made once per process.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
+
+use crate::bytecode::PACK_NAME;
 use crate::error::BuildError;
 use crate::files::install_dir;
+use crate::fs::{Data, Deferred, Image, ImageError, TreeAt, Trees};
+
+/// The standard library's archive, decompressed (once per process) only if the guest reads one
+/// of its files.
+static STDLIB_ARCHIVE: Deferred = Deferred::new(eryx_libs::base::stdlib_tar);
 
 /// eryx-build's outputs, embedded with [`include_component!`](crate::include_component).
 #[derive(Debug)]
@@ -26,6 +38,8 @@ pub struct Embedded {
     site_sha256: &'static str,
     preinit: &'static str,
     precompiled: Precompiled,
+    /// The trees served from memory, made on first use (precompiled binaries only).
+    trees: OnceLock<Trees>,
 }
 
 /// The precompile option's outputs (all empty without it).
@@ -51,7 +65,7 @@ impl Embedded {
         site_pack: &'static [u8],
     ) -> Self {
         let precompiled = Precompiled { code: precompiled, stdlib_pack, site_pack };
-        Embedded { wasm, component_sha256, site_tar, site_sha256, preinit, precompiled }
+        Embedded { wasm, component_sha256, site_tar, site_sha256, preinit, precompiled, trees: OnceLock::new() }
     }
 
     /// Whether the binary carries the snapshot compiled ahead of time (eryx-build's
@@ -66,14 +80,39 @@ impl Embedded {
         self.is_precompiled().then_some(self.precompiled.code)
     }
 
-    /// The bytecode pack of the standard library that eryx-build made, if embedded.
-    pub(crate) fn stdlib_pack(&self) -> Option<&'static [u8]> {
-        (!self.precompiled.stdlib_pack.is_empty()).then_some(self.precompiled.stdlib_pack)
-    }
-
-    /// The bytecode pack of the site-packages tree that eryx-build made, if embedded.
-    pub(crate) fn site_pack(&self) -> Option<&'static [u8]> {
-        (!self.precompiled.site_pack.is_empty()).then_some(self.precompiled.site_pack)
+    /// The standard library and the site-packages tree as images of the binary's bytes, each
+    /// with the bytecode pack eryx-build made of it; `None` when the binary carries no packs
+    /// (built without the precompile option): then the trees are installed in the cache folder.
+    pub(crate) fn trees_in_memory(&self) -> Result<Option<Trees>, BuildError> {
+        if self.precompiled.stdlib_pack.is_empty() {
+            return Ok(None);
+        }
+        if let Some(trees) = self.trees.get() {
+            return Ok(Some(trees.clone()));
+        }
+        let started = std::time::Instant::now();
+        let invalid = |what: &str, error: ImageError| BuildError::Io {
+            path: PathBuf::from(format!("the embedded {what}")),
+            source: std::io::Error::other(error),
+        };
+        let pack = |bytes: &'static [u8]| Data::Ready(Bytes::from_static(bytes));
+        let mut stdlib = Image::from_index(eryx_libs::base::STDLIB_INDEX, &STDLIB_ARCHIVE)
+            .map_err(|e| invalid("standard library's index", e))?;
+        stdlib.add_file(PACK_NAME, pack(self.precompiled.stdlib_pack)).map_err(|e| invalid("bytecode pack", e))?;
+        let site = match self.site_digest() {
+            None => None,
+            Some(_) => {
+                let mut site = Image::from_tar(self.site_tar).map_err(|e| invalid("site-packages tar", e))?;
+                if !self.precompiled.site_pack.is_empty() {
+                    site.add_file(PACK_NAME, pack(self.precompiled.site_pack))
+                        .map_err(|e| invalid("bytecode pack", e))?;
+                }
+                Some(TreeAt::Image(Arc::new(site)))
+            }
+        };
+        let trees = Trees { stdlib: TreeAt::Image(Arc::new(stdlib)), site };
+        tracing::debug!(elapsed = ?started.elapsed(), "made the in-memory trees");
+        Ok(Some(self.trees.get_or_init(|| trees).clone()))
     }
 
     /// SHA-256 of the embedded component, as eryx-build computed it.

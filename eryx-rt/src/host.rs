@@ -7,7 +7,6 @@
 //! state in [`State`]: then both paths see them. Sandboxes run the guest asynchronously
 //! ([`async_linker`], see `crate::exec`); pre-initialisation runs it synchronously ([`linker`]).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,7 +16,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::callbacks::Registry;
 use crate::error::BuildError;
-use crate::fs::{self, Files, FsHost, FsView, Mount, Scratch, ScratchLimits};
+use crate::fs::{self, Files, FsHost, FsView, Mount, Scratch, ScratchLimits, TreeAt, Trees};
 use crate::host_calls::HostCalls;
 use crate::output::CapturedOutput;
 
@@ -46,6 +45,17 @@ impl State {
             host_calls: HostCalls::new(Arc::new(Registry::default())),
             scratch: Scratch::new(scratch_limits),
         }
+    }
+
+    /// This state, showing the guest the trees of `trees` that are images (the host folders
+    /// among them are preopened in its WASI context by [`guest_wasi`]).
+    pub(crate) fn with_trees(mut self, trees: &Trees) -> Self {
+        for (tree, guest) in trees.with_guest_paths() {
+            if let TreeAt::Image(image) = tree {
+                self.scratch.mount_image(image.clone(), guest);
+            }
+        }
+        self
     }
 
     /// The host's handle on the scratch space.
@@ -138,21 +148,20 @@ pub(crate) fn async_linker(engine: &Engine) -> Linker<State> {
 }
 
 /// The WASI context of every guest, sandbox or pre-initialisation alike: captured stdio, no
-/// network, no environment, the standard library and site-packages mounted read-only, and the
-/// user's host-folder `mounts` (checked by the caller). The scratch space is in [`State`].
+/// network, no environment, the standard library and site-packages mounted read-only (those
+/// that are host folders; images are added to the [`State`] by [`State::with_trees`]), and
+/// the user's host-folder `mounts` (checked by the caller). The scratch space is in [`State`].
 pub(crate) fn guest_wasi(
     stdout: &CapturedOutput,
     stderr: &CapturedOutput,
-    stdlib: &Path,
-    site_dir: Option<&Path>,
+    trees: &Trees,
     mounts: &[Mount],
 ) -> Result<WasiCtxBuilder, BuildError> {
     let mut wasi = WasiCtxBuilder::new();
     wasi.stdout(stdout.clone()).stderr(stderr.clone());
     wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
-    let own = [(Some(stdlib), eryx_libs::STDLIB_GUEST_DIR), (site_dir, eryx_libs::SITE_PACKAGES_GUEST_DIR)];
-    for (host, guest) in own {
-        let Some(host) = host else { continue };
+    for (tree, guest) in trees.with_guest_paths() {
+        let TreeAt::Host(host) = tree else { continue };
         wasi.preopened_dir(host, guest, FsPerms::ReadOnly).map_err(|e| BuildError::Io {
             path: host.to_path_buf(),
             source: std::io::Error::other(e.into_boxed_dyn_error()),

@@ -9,8 +9,9 @@
 //! engine, and hands back the code with the bytecode packs of the standard library and the
 //! site-packages tree the snapshot was made with (the `bytecode` module). eryx-build embeds all
 //! three; at run time a sandbox without a fuel budget that asks for the crate's own import list
-//! loads that code (`component::load_precompiled`) after wasmtime has checked it, and the packs
-//! are written into the cache folder's trees when those lack them.
+//! loads that code (`component::load_precompiled`) after wasmtime has checked it, and the guest
+//! sees the standard library and the site-packages tree with their packs as images served from
+//! the binary's bytes (`fs::image`): nothing is unpacked or written to disk.
 //!
 //! # What is checked when the code is loaded
 //!
@@ -57,6 +58,7 @@ use crate::embedded::install_site_tar;
 use crate::engine::{Allocation, Metering, config, new_engine};
 use crate::error::BuildError;
 use crate::files::{CacheFolder, default_cache_dir};
+use crate::fs::{TreeAt, Trees};
 use crate::preinit::Preinitializer;
 
 /// The CPU baseline code is compiled for unless told otherwise: `x86-64-v2` (SSE4.2, POPCNT,
@@ -120,7 +122,7 @@ impl Precompiler {
         // Held until the snapshot is made, so that no process prunes them meanwhile.
         let trees = HeldTrees::default();
         let stdlib = trees.hold_tree(|| crate::stdlib::install(&root))?;
-        bytecode::ensure_pack(&self.preinitializer, Tree::Stdlib(&stdlib), None);
+        bytecode::ensure_pack(&self.preinitializer, Tree::Stdlib(&stdlib));
         let stdlib_pack = bytecode::read_pack(&stdlib).ok_or_else(|| no_pack(&stdlib))?;
         let site = match inputs.site_tar.is_empty() {
             true => None,
@@ -128,14 +130,14 @@ impl Precompiler {
         };
         let site_pack = match &site {
             Some(site) => {
-                bytecode::ensure_pack(&self.preinitializer, Tree::SitePackages { stdlib: &stdlib, site }, None);
+                bytecode::ensure_pack(&self.preinitializer, Tree::SitePackages { stdlib: &stdlib, site });
                 bytecode::read_pack(site).ok_or_else(|| no_pack(site))?
             }
             None => Vec::new(),
         };
 
-        let wasm =
-            self.preinitializer.snapshot(inputs.wasm, inputs.preinit, &stdlib, site.as_deref(), Some(seed(inputs)))?;
+        let trees = Trees { stdlib: TreeAt::Host(stdlib), site: site.map(TreeAt::Host) };
+        let wasm = self.preinitializer.snapshot(inputs.wasm, inputs.preinit, &trees, Some(seed(inputs)))?;
         Ok(Snapshot { wasm, stdlib_pack, site_pack })
     }
 

@@ -30,7 +30,6 @@
 //!   same guest paths as in a sandbox, so no host path is visible to the guest.
 
 use std::future::Future;
-use std::path::Path;
 use std::pin::pin;
 use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
@@ -44,7 +43,7 @@ use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
 use crate::clocks::{PreinitMonotonicClock, PreinitWallClock};
 use crate::error::{BuildError, PreinitError};
-use crate::fs::ScratchLimits;
+use crate::fs::{ScratchLimits, Trees};
 use crate::host::{State, guest_wasi, linker};
 use crate::output::CapturedOutput;
 use crate::preinit_bindings as bindings;
@@ -121,8 +120,7 @@ impl Preinitializer {
         &self,
         component: &[u8],
         imports: &[String],
-        stdlib_dir: &Path,
-        site_dir: Option<&Path>,
+        trees: &Trees,
         seed: Option<[u8; 32]>,
     ) -> Result<Vec<u8>, BuildError> {
         let started = Instant::now();
@@ -141,14 +139,15 @@ impl Preinitializer {
 
         let stdout = CapturedOutput::new(1 << 20);
         let stderr = CapturedOutput::new(1 << 20);
-        let mut wasi = guest_wasi(&stdout, &stderr, stdlib_dir, site_dir, &[])?;
+        let mut wasi = guest_wasi(&stdout, &stderr, trees, &[])?;
         wasi.wall_clock(PreinitWallClock::default()).monotonic_clock(PreinitMonotonicClock::default());
         if let Some(seed) = seed {
             wasi.secure_random(wasmtime_wasi::Deterministic::new(seed.to_vec()));
             wasi.insecure_random(wasmtime_wasi::Deterministic::new(seed.to_vec()));
             wasi.insecure_random_seed(u128::from_le_bytes(seed[..16].try_into().expect("16 bytes")));
         }
-        let mut store = Store::new(&self.engine, State::new(wasi.build(), usize::MAX, ScratchLimits::default()));
+        let state = State::new(wasi.build(), usize::MAX, ScratchLimits::default()).with_trees(trees);
+        let mut store = Store::new(&self.engine, state);
         // A pre-initialisation that runs too long (a module that never finishes importing) is
         // stopped: the engine's ticker advances the epoch, and each tick checks the time taken.
         store.set_epoch_deadline(1);
@@ -333,8 +332,12 @@ mod tests {
             "import os, sys\nSEEN = (sys.path, dict(os.environ), os.getcwd())\n",
         )
         .unwrap();
+        let trees = Trees {
+            stdlib: crate::fs::TreeAt::Host(stdlib.to_path_buf()),
+            site: Some(crate::fs::TreeAt::Host(site.path().to_path_buf())),
+        };
         let snapshot = Preinitializer::new(engine)
-            .snapshot(&crate::base::base_component(), &["probe_module".to_string()], stdlib, Some(site.path()), None)
+            .snapshot(&crate::base::base_component(), &["probe_module".to_string()], &trees, None)
             .unwrap();
         assert_eq!(&snapshot[..8], b"\0asm\x0d\x00\x01\x00", "a component");
         let contains = |needle: &str| snapshot.windows(needle.len()).any(|window| window == needle.as_bytes());

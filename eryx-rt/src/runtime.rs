@@ -7,9 +7,10 @@
 //! runtime configured from the environment, which keeps `Sandbox::builder()` a one-liner.
 //!
 //! [`Runtime::load`] is the one way from a [`Source`] to a compiled component: it learns the
-//! component's identity (linking only when no one remembers it), derives the cache key, installs
-//! the site-packages tree (and the bytecode packs of the trees, see [`crate::bytecode`]), and on
-//! a miss makes the wasm (and its snapshot) and compiles it.
+//! component's identity (linking only when no one remembers it), derives the cache key, finds
+//! the trees the guest sees (images in memory when the source carries them, else folders it
+//! installs in the cache folder with their bytecode packs, see [`crate::bytecode`]), and on a
+//! miss makes the wasm (and its snapshot) and compiles it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -23,6 +24,7 @@ use crate::component_store::{ComponentStore, EntryInfo, cache_limit_from_env};
 use crate::engine::{Allocation, Metering, new_engine};
 use crate::error::BuildError;
 use crate::files::{CacheFolder, default_cache_dir};
+use crate::fs::{TreeAt, Trees};
 use crate::late::{Input, LateLinker};
 use crate::preinit::{Preinitializer, snapshot_key};
 use crate::source::Source;
@@ -189,8 +191,8 @@ pub(crate) struct Ready {
     pub(crate) from: LoadedFrom,
     pub(crate) engine: Engine,
     pub(crate) metering: Metering,
-    pub(crate) site_dir: Option<PathBuf>,
-    pub(crate) stdlib_dir: PathBuf,
+    /// The standard library and site-packages the guest sees.
+    pub(crate) trees: Trees,
 }
 
 impl Runtime {
@@ -236,27 +238,36 @@ impl Runtime {
             Some(imports) => cache.key(snapshot_key(&component_key, imports, source.site_digest()).as_bytes()),
             None => component_key,
         };
-        let root = inner.folder.root()?;
-        // After the identity (a failed link leaves nothing), before a snapshot imports from it.
-        let site_dir = inner.trees.hold(|| source.install_site(&root))?;
-        let (stdlib_pack, site_pack) = source.prebuilt_packs();
-        let stdlib_dir = self.stdlib_dir(&root, stdlib_pack)?;
-        if let Some(site) = &site_dir {
-            bytecode::ensure_pack(&inner.preinitializer, Tree::SitePackages { stdlib: &stdlib_dir, site }, site_pack);
-        }
+        // After the identity (a failed link leaves nothing), before a snapshot imports from them.
+        let trees = match source.trees_in_memory()? {
+            Some(trees) => trees,
+            None => self.install_trees(source)?,
+        };
         let precompiled = source.precompiled(imports, metering);
-        let describe = || entry_info(source, imports, metering, site_dir.as_deref());
+        let describe = || entry_info(source, imports, metering, &trees);
         let (loaded, from) = cache.load(&key, inner.store.as_ref(), precompiled, describe, || {
             let wasm = match identity.wasm {
                 Some(wasm) => wasm,
                 None => source.wasm(&inner.late, disk)?,
             };
             match imports {
-                Some(imports) => inner.preinitializer.snapshot(&wasm, imports, &stdlib_dir, site_dir.as_deref(), None),
+                Some(imports) => inner.preinitializer.snapshot(&wasm, imports, &trees, None),
                 None => Ok(wasm),
             }
         })?;
-        Ok(Ready { loaded, from, engine: cache.engine().clone(), metering, site_dir, stdlib_dir })
+        Ok(Ready { loaded, from, engine: cache.engine().clone(), metering, trees })
+    }
+
+    /// Installs the standard library and the source's site-packages tree in the cache folder
+    /// (once), each with its bytecode pack.
+    fn install_trees(&self, source: &Source) -> Result<Trees, BuildError> {
+        let root = self.inner.folder.root()?;
+        let site_dir = self.inner.trees.hold(|| source.install_site(&root))?;
+        let stdlib_dir = self.stdlib_dir(&root)?;
+        if let Some(site) = &site_dir {
+            bytecode::ensure_pack(&self.inner.preinitializer, Tree::SitePackages { stdlib: &stdlib_dir, site });
+        }
+        Ok(Trees { stdlib: TreeAt::Host(stdlib_dir), site: site_dir.map(TreeAt::Host) })
     }
 
     /// The compiled components of the engine with `metering` (created on first use).
@@ -273,25 +284,23 @@ impl Runtime {
         }
     }
 
-    fn stdlib_dir(&self, root: &Path, prebuilt_pack: Option<&[u8]>) -> Result<PathBuf, BuildError> {
+    fn stdlib_dir(&self, root: &Path) -> Result<PathBuf, BuildError> {
         if let Some(dir) = self.inner.stdlib.get() {
             return Ok(dir.clone());
         }
         let dir = self.inner.trees.hold_tree(|| crate::stdlib::install(root))?;
-        bytecode::ensure_pack(&self.inner.preinitializer, Tree::Stdlib(&dir), prebuilt_pack);
+        bytecode::ensure_pack(&self.inner.preinitializer, Tree::Stdlib(&dir));
         Ok(self.inner.stdlib.get_or_init(|| dir).clone())
     }
 }
 
 /// What a new cache entry holds, for `eryx cache list`: its source, the distributions installed
 /// beside it (the `*.dist-info` folders of its site-packages tree) and the snapshot's imports.
-fn entry_info(source: &Source, imports: Option<&[String]>, metering: Metering, site_dir: Option<&Path>) -> EntryInfo {
-    let mut wheels: Vec<String> = site_dir
-        .and_then(|dir| std::fs::read_dir(dir).ok())
+fn entry_info(source: &Source, imports: Option<&[String]>, metering: Metering, trees: &Trees) -> EntryInfo {
+    let mut wheels: Vec<String> = trees
+        .site_top_level_names()
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|item| item.file_name().to_str()?.strip_suffix(".dist-info").map(str::to_string))
+        .filter_map(|name| name.strip_suffix(".dist-info").map(str::to_string))
         .collect();
     wheels.sort();
     let kind = match source {

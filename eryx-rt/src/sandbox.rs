@@ -326,12 +326,13 @@ impl SandboxBuilder {
         let started = Instant::now();
         let stdout = CapturedOutput::new(self.output_limit).with_listener(Stream::Stdout, self.output_handler.clone());
         let stderr = CapturedOutput::new(self.output_limit).with_listener(Stream::Stderr, self.output_handler.clone());
-        let mut wasi = guest_wasi(&stdout, &stderr, &ready.stdlib_dir, ready.site_dir.as_deref(), &self.mounts)?;
+        let mut wasi = guest_wasi(&stdout, &stderr, &ready.trees, &self.mounts)?;
         wasi.monotonic_clock(SandboxMonotonicClock::new());
         let stdin = SharedStdin::default();
         wasi.stdin(stdin.clone());
         let state = State::new(wasi.build(), self.memory_limit, self.scratch_limits)
-            .with_callbacks(Arc::new(self.callbacks.clone()));
+            .with_callbacks(Arc::new(self.callbacks.clone()))
+            .with_trees(&ready.trees);
         let mut store = Store::new(&ready.engine, state);
         store.limiter(|state| &mut state.limiter);
         // Each epoch tick checks the wall clock, so a timeout holds even when the ticker thread

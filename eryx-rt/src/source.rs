@@ -5,7 +5,8 @@
 //! build script, an embedded one by eryx-build in a downstream build, a late-linked one at
 //! sandbox creation. Each gives the SHA-256 of its linked bytes (its identity in cache keys, so
 //! equal bytes share one compiled entry whichever path made them), its wasm, the site-packages
-//! tree to mount and the modules to import before the snapshot by default.
+//! tree to mount (or, for a binary that carries them, the trees served from memory) and the
+//! modules to import before the snapshot by default.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::base::{BASE_COMPONENT_SHA256, base_component};
 use crate::embedded::Embedded;
 use crate::engine::Metering;
 use crate::error::BuildError;
+use crate::fs::Trees;
 use crate::late::{LateLinker, Prepared};
 
 /// Standard-library modules in the snapshot of every sandbox whose builder names no imports of
@@ -109,11 +111,13 @@ impl Source {
         }
     }
 
-    /// The bytecode packs the source carries for the standard library and its site-packages tree.
-    pub(crate) fn prebuilt_packs(&self) -> (Option<&'static [u8]>, Option<&'static [u8]>) {
+    /// The trees the guest sees, served from memory, when the source carries them with their
+    /// bytecode packs (an embedded component built with eryx-build's precompile option); `None`:
+    /// they are installed in the cache folder.
+    pub(crate) fn trees_in_memory(&self) -> Result<Option<Trees>, BuildError> {
         match self {
-            Source::Embedded(embedded) => (embedded.stdlib_pack(), embedded.site_pack()),
-            Source::Base | Source::Late(_) => (None, None),
+            Source::Embedded(embedded) => embedded.trees_in_memory(),
+            Source::Base | Source::Late(_) => Ok(None),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Embedded components whose snapshot was compiled ahead of time (eryx-build's `precompile`
 //! option, through `eryx_rt::precompile`): the code is loaded and runs on a machine with an
-//! empty cache; code for another engine configuration or for a CPU feature this host lacks is
-//! refused by wasmtime's checks, and the sandbox compiles instead and still runs.
+//! empty cache, its trees served from memory (nothing unpacked); code for another engine
+//! configuration or for a CPU feature this host lacks is refused by wasmtime's checks, and the
+//! sandbox compiles instead and still runs.
 
 use eryx_rt::precompile::{DEFAULT_CPU, Inputs, Precompiler};
 use eryx_rt::{Embedded, LoadedFrom, Runtime};
@@ -75,13 +76,74 @@ impl Case {
 
     /// Runs the test program in a sandbox of a runtime on `cache` and says where its code came from.
     fn run(&self, cache: &std::path::Path) -> LoadedFrom {
+        self.run_code(
+            cache,
+            "import greeting, json\nprint(json.dumps(greeting.hello()))",
+            "\"hello from the site tree\"\n",
+        )
+    }
+
+    /// Runs `code` in a sandbox of a runtime on `cache`, expecting `stdout`.
+    fn run_code(&self, cache: &std::path::Path, code: &str, stdout: &str) -> LoadedFrom {
         let runtime = Runtime::builder().cache_dir(cache).preinit(true).build().unwrap();
         let mut sandbox = runtime.sandbox().embedded(self.embedded).build().unwrap();
-        let output = sandbox.execute("import greeting, json\nprint(json.dumps(greeting.hello()))").unwrap();
-        assert_eq!(output.stdout, "\"hello from the site tree\"\n");
+        let output = sandbox.execute(code).unwrap_or_else(|e| panic!("{e}\n{}", e.output.stderr));
+        assert_eq!(output.stdout, stdout, "{}", output.stderr);
         sandbox.loaded_from()
     }
 }
+
+/// Every file and folder below `dir`.
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        found.push(entry.path());
+        if entry.path().is_dir() {
+            found.extend(walkdir(&entry.path()));
+        }
+    }
+    found
+}
+
+/// Guest code that checks the standard library and site-packages served from memory.
+const READ_ONLY_TREES: &str = r#"
+import inspect, json, json.decoder, linecache, os, traceback, greeting
+lib = os.path.dirname(os.path.dirname(json.__file__))
+names = os.listdir(lib)
+assert "json" in names and "os.py" in names and ".eryx-bytecode.pack" in names, names
+assert os.listdir("/site-packages") == [".eryx-bytecode.pack", "greeting.py"], os.listdir("/site-packages")
+assert os.path.isdir(lib + "/json") and os.path.isfile(json.__file__)
+assert os.stat(json.__file__).st_mtime == 315532800
+assert "hello from the site tree" in inspect.getsource(greeting.hello)
+assert "def dumps(" in open(json.__file__).read()
+assert linecache.getline(json.decoder.__file__, 1).strip()
+try:
+    json.loads("{")
+except ValueError:
+    assert "json/decoder.py" in traceback.format_exc()
+for path in [json.__file__, lib + "/new.py", "/site-packages/greeting.py", "/site-packages/new.py"]:
+    try:
+        open(path, "a").close()
+    except PermissionError:
+        pass
+    else:
+        raise AssertionError(f"{path} is writable")
+for change in [lambda: os.mkdir(lib + "/new"), lambda: os.remove(json.__file__), lambda: os.rename(json.__file__, lib + "/j.py"), lambda: os.rename("/site-packages/greeting.py", "/tmp/g.py")]:
+    try:
+        change()
+    except OSError:
+        pass
+    else:
+        raise AssertionError("a change was allowed")
+for escape in [lib + "/../../../../etc/passwd", "/site-packages/../etc/passwd", lib + "/json/../../../../../etc"]:
+    try:
+        os.stat(escape)
+    except OSError:
+        pass
+    else:
+        raise AssertionError(f"{escape} left the tree")
+print("ok")
+"#;
 
 #[test]
 fn precompiled_code_loads_and_code_for_another_engine_or_cpu_falls_back_to_compiling() {
@@ -100,17 +162,16 @@ fn precompiled_code_loads_and_code_for_another_engine_or_cpu_falls_back_to_compi
     let packs = [snapshot.stdlib_pack.as_slice(), snapshot.site_pack.as_slice()];
     assert!(!packs[0].is_empty() && !packs[1].is_empty());
 
-    // A fresh machine: an empty cache folder. The code is loaded; the packs are installed, not made.
+    // A fresh machine: an empty cache folder. The code is loaded; the trees and their packs are
+    // served from memory: nothing is unpacked or written.
     let fresh = tempfile::tempdir().unwrap();
     let good = Case::new(&wasm, &site_tar, &site_sha256, &preinit, code, packs);
     assert_eq!(good.run(fresh.path()), LoadedFrom::Precompiled);
-    let stdlib_pack = std::fs::read_dir(fresh.path())
-        .unwrap()
-        .flatten()
-        .map(|entry| entry.path().join(".eryx-bytecode.pack"))
-        .find(|pack| pack.is_file())
-        .expect("the standard library's pack is installed in the cache folder");
-    assert!(std::fs::read(stdlib_pack).unwrap() == packs[0]);
+    let written: Vec<_> = walkdir(fresh.path());
+    assert!(written.is_empty(), "nothing is written to the cache folder: {written:?}");
+    // The in-memory trees behave as read-only folders: listed, read (sources for tracebacks
+    // and inspect), never changed, never left through `..`.
+    assert_eq!(good.run_code(fresh.path(), READ_ONLY_TREES, "ok\n"), LoadedFrom::Precompiled);
 
     // Code that uses a CPU feature this host lacks: refused, compiled instead, and it runs.
     let missing = a_feature_this_host_lacks();

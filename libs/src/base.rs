@@ -68,6 +68,11 @@ pub fn stdlib_tar() -> Vec<u8> {
     decompress(STDLIB.1)
 }
 
+/// Where each file of the standard library sits in [`stdlib_tar`], listed by the build script
+/// (so the tree can be shown without decompressing it): a first line with the archive's
+/// length, then `offset size path` per file (`path` relative to the library's root, `/`-separated).
+pub const STDLIB_INDEX: &str = include_str!(concat!(env!("OUT_DIR"), "/python-lib.index"));
+
 /// SHA-256 over every embedded input (the pinned hashes of the base files and the runtime's
 /// bytes), computed by the build script: it changes whenever a linked component could.
 pub const FINGERPRINT: &str = include_str!(concat!(env!("OUT_DIR"), "/fingerprint.hex"));

@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `/tmp` | scratch (in memory) | yes |
 //! | `/home/sandbox` | scratch (in memory), the working directory at start | yes |
-//! | the standard library, `/site-packages` | host folders of eryx | no |
+//! | the standard library, `/site-packages` | host folders of eryx, or images in memory | no |
 //! | mounts ([`SandboxBuilder::mount`](crate::SandboxBuilder::mount)) | host folders | read-only unless asked |
 //!
 //! # Why the scratch space is in memory, behind our own `wasi:filesystem`
@@ -27,10 +27,16 @@
 //! paths and symlinks cannot leave the mounted folder. Renames and hard links between the
 //! scratch space and a host folder fail with `EXDEV`, as across devices.
 //!
+//! A binary that carries its trees (eryx-build's `precompile` option) shows the standard library
+//! and site-packages as [`image::Image`]s: read-only trees served from the bytes in memory, so
+//! nothing is unpacked to disk (see that module for why).
+//!
 //! The host reads and writes the scratch space through [`Files`] (see
 //! [`Sandbox::files`](crate::Sandbox::files)), before, between and after `execute` calls.
 
 mod host;
+mod image;
+mod image_fd;
 mod mount;
 mod stream;
 mod tree;
@@ -39,9 +45,11 @@ mod wasi_async;
 mod wasi_sync;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 pub use host::{FileEntry, FileKind, Files, FilesError};
+pub(crate) use image::{Data, Deferred, Image, ImageError};
 pub use mount::{Mount, MountError};
 pub use tree::ScratchLimits;
 pub(crate) use wasi::{FsHost, FsView, add_to_linker_async, add_to_linker_sync};
@@ -66,6 +74,47 @@ pub(crate) struct Scratch {
     /// comes from, so that renames and hard links between two mounts fail with `EXDEV` as
     /// between two mounted devices.
     host_origin: HashMap<u32, usize>,
+    /// Images preopened for the guest, with their guest paths.
+    images: Vec<(Arc<Image>, String)>,
+}
+
+/// A tree of Python files that eryx shows the guest read-only at one of its own guest paths.
+#[derive(Clone, Debug)]
+pub(crate) enum TreeAt {
+    /// A host folder (unpacked in the cache folder), served by wasmtime-wasi.
+    Host(PathBuf),
+    /// An image served from memory.
+    Image(Arc<Image>),
+}
+
+/// The standard library and the site-packages tree (if any) that a guest sees.
+#[derive(Clone, Debug)]
+pub(crate) struct Trees {
+    pub(crate) stdlib: TreeAt,
+    pub(crate) site: Option<TreeAt>,
+}
+
+impl Trees {
+    /// Each tree with its guest path.
+    pub(crate) fn with_guest_paths(&self) -> impl Iterator<Item = (&TreeAt, &'static str)> {
+        [(Some(&self.stdlib), eryx_libs::STDLIB_GUEST_DIR), (self.site.as_ref(), eryx_libs::SITE_PACKAGES_GUEST_DIR)]
+            .into_iter()
+            .filter_map(|(tree, guest)| Some((tree?, guest)))
+    }
+
+    /// The names at the top of the site-packages tree (none without one).
+    pub(crate) fn site_top_level_names(&self) -> Vec<String> {
+        match &self.site {
+            None => Vec::new(),
+            Some(TreeAt::Image(image)) => image.top_level_names(),
+            Some(TreeAt::Host(dir)) => std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|item| item.file_name().to_str().map(str::to_string))
+                .collect(),
+        }
+    }
 }
 
 impl Scratch {
@@ -81,7 +130,12 @@ impl Scratch {
             .into_iter()
             .map(|guest| (tree.builtin_dir(guest), guest.to_string()))
             .collect();
-        Scratch { tree: Arc::new(Mutex::new(tree)), preopens, host_origin: HashMap::new() }
+        Scratch { tree: Arc::new(Mutex::new(tree)), preopens, host_origin: HashMap::new(), images: Vec::new() }
+    }
+
+    /// Shows `image` to the guest at `guest` (a preopened folder).
+    pub(crate) fn mount_image(&mut self, image: Arc<Image>, guest: &str) {
+        self.images.push((image, guest.to_string()));
     }
 
     /// The host's handle on this scratch space (it does not keep the space alive).

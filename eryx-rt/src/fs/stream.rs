@@ -10,6 +10,7 @@ use bytes::Bytes;
 use wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode;
 use wasmtime_wasi::p2::{InputStream, OutputStream, Pollable, StreamError, StreamResult};
 
+use super::image::{Image, ImageNode};
 use super::tree::{NodeId, Tree};
 
 /// Most bytes a guest may hand to one `write` (it asks with `check-write` first).
@@ -77,6 +78,46 @@ impl InputStream for FileReader {
 
     fn skip(&mut self, size: usize) -> StreamResult<usize> {
         let end = lock(&self.held.tree).size(self.held.node).map_err(failed)?;
+        let skipped = end.saturating_sub(self.offset).min(size as u64);
+        if skipped == 0 && size > 0 {
+            return Err(StreamError::Closed);
+        }
+        self.offset += skipped;
+        Ok(skipped as usize)
+    }
+}
+
+/// Reads a file of an image from an offset (the bytes are shared, not copied).
+pub(crate) struct ImageReader {
+    image: Arc<Image>,
+    node: ImageNode,
+    offset: u64,
+}
+
+impl ImageReader {
+    pub(crate) fn new(image: Arc<Image>, node: ImageNode, offset: u64) -> ImageReader {
+        ImageReader { image, node, offset }
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for ImageReader {
+    async fn ready(&mut self) {}
+}
+
+#[async_trait::async_trait]
+impl InputStream for ImageReader {
+    fn read(&mut self, size: usize) -> StreamResult<Bytes> {
+        let bytes = self.image.read(self.node, self.offset, size as u64).map_err(failed)?;
+        if bytes.is_empty() && size > 0 {
+            return Err(StreamError::Closed);
+        }
+        self.offset += bytes.len() as u64;
+        Ok(bytes)
+    }
+
+    fn skip(&mut self, size: usize) -> StreamResult<usize> {
+        let end = self.image.size(self.node).map_err(failed)?;
         let skipped = end.saturating_sub(self.offset).min(size as u64);
         if skipped == 0 && size > 0 {
             return Err(StreamError::Closed);

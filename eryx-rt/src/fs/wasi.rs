@@ -1,10 +1,13 @@
 //! The guest's `wasi:filesystem`: scratch-space descriptors served from the
-//! in-memory [`Tree`], every other descriptor (standard library, site-packages, host mounts)
-//! handed on to wasmtime-wasi's own implementation (cap-std, contained in its preopen).
+//! in-memory [`Tree`], image descriptors (a standard library or site-packages tree served from
+//! memory, read-only: `super::image`) from their [`Image`](super::image::Image), every other descriptor (standard
+//! library, site-packages, host mounts) handed on to wasmtime-wasi's own implementation
+//! (cap-std, contained in its preopen).
 //!
-//! Both kinds share the one `descriptor` resource type of the WIT world: a scratch descriptor is
-//! a [`MemDescriptor`] in the store's resource table under the handle the guest holds, a host
-//! descriptor is wasmtime-wasi's `Descriptor`; each call looks at which one the handle names.
+//! The kinds share the one `descriptor` resource type of the WIT world: a scratch descriptor is
+//! a [`MemDescriptor`] in the store's resource table under the handle the guest holds, an image
+//! descriptor an [`ImageFd`], a host descriptor wasmtime-wasi's `Descriptor`; each call looks at
+//! which one the handle names ([`FsView::which`]).
 //! The calls are implemented once, for the async bindings ([`super::wasi_async`]); the sync
 //! bindings of pre-initialisation adapt them ([`super::wasi_sync`]).
 
@@ -19,7 +22,8 @@ use wasmtime_wasi::p2::bindings::sync::filesystem::types as st;
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, FsError, FsResult};
 
 use super::Scratch;
-use super::stream::{FileReader, FileWriter, StreamFsError, WriteAt};
+use super::image_fd::ImageFd;
+use super::stream::{FileReader, FileWriter, ImageReader, StreamFsError, WriteAt};
 use super::tree::{NodeId, OpenRequest, Tree};
 
 type Descriptor = at::Descriptor;
@@ -144,6 +148,16 @@ impl Mem {
     }
 }
 
+/// Which kind of descriptor a handle names.
+pub(super) enum Fd {
+    /// A scratch-space descriptor.
+    Mem(Mem),
+    /// A descriptor of an image node.
+    Image(ImageFd),
+    /// wasmtime-wasi's (a host folder or file).
+    Host,
+}
+
 /// Puts a scratch object in the table and returns it as the guest's resource type.
 fn push_as<G: 'static, T: Send + 'static>(table: &mut ResourceTable, value: T) -> FsResult<Resource<G>> {
     let own = table.push(value)?;
@@ -168,10 +182,33 @@ fn to_trap(error: FsError) -> wasmtime::Error {
 /// The scratch-space side of every call of the bindings: each returns
 /// `None` (or `Ok(None)`) when the handle is not a scratch one and the call goes to wasmtime-wasi.
 impl FsView<'_> {
-    /// The scratch descriptor behind `fd`, if it is one.
-    pub(super) fn mem<R: 'static>(&mut self, fd: &Resource<R>) -> Result<Option<Mem>, FsError> {
+    /// Which kind of descriptor `fd` is.
+    pub(super) fn which<R: 'static>(&mut self, fd: &Resource<R>) -> Result<Fd, FsError> {
         let entry = self.wasi.table.get_any_mut(fd.rep())?;
-        Ok(entry.downcast_ref::<MemDescriptor>().map(|d| Mem { tree: d.tree.clone(), node: d.node, flags: d.flags }))
+        if let Some(d) = entry.downcast_ref::<MemDescriptor>() {
+            return Ok(Fd::Mem(Mem { tree: d.tree.clone(), node: d.node, flags: d.flags }));
+        }
+        Ok(entry.downcast_ref::<ImageFd>().map_or(Fd::Host, |image| Fd::Image(image.clone())))
+    }
+
+    /// Pushes a new image descriptor.
+    pub(super) fn image_descriptor<R: 'static>(&mut self, image: ImageFd) -> FsResult<Resource<R>> {
+        push_as(self.wasi.table, image)
+    }
+
+    /// Lists an image folder into a new directory-entry stream.
+    pub(super) fn image_entries<R: 'static>(&mut self, image: &ImageFd) -> FsResult<Resource<R>> {
+        let entries = image.entries()?;
+        push_as(self.wasi.table, MemEntries(entries.into()))
+    }
+
+    /// A stream reading the image file `image` from `offset`.
+    pub(super) fn image_reader(&mut self, image: &ImageFd, offset: u64) -> FsResult<Resource<DynInputStream>> {
+        if image.is_dir()? {
+            return Err(at::ErrorCode::IsDirectory.into());
+        }
+        let reader: DynInputStream = Box::new(ImageReader::new(image.image.clone(), image.node, offset));
+        Ok(self.wasi.table.push(reader)?)
     }
 
     /// Pushes a new scratch descriptor for `node`.
@@ -225,12 +262,13 @@ impl FsView<'_> {
         Ok(true)
     }
 
-    /// Drops a scratch descriptor; false if `fd` is not one.
+    /// Drops a scratch or image descriptor; false if `fd` is neither.
     pub(super) fn drop_descriptor<R: 'static>(&mut self, fd: &Resource<R>) -> wasmtime::Result<bool> {
-        if self.mem(fd).map_err(to_trap)?.is_none() {
-            return Ok(false);
+        match self.which(fd).map_err(to_trap)? {
+            Fd::Mem(_) => drop(self.wasi.table.delete(Resource::<MemDescriptor>::new_own(fd.rep()))?),
+            Fd::Image(_) => drop(self.wasi.table.delete(Resource::<ImageFd>::new_own(fd.rep()))?),
+            Fd::Host => return Ok(false),
         }
-        self.wasi.table.delete(Resource::<MemDescriptor>::new_own(fd.rep()))?;
         Ok(true)
     }
 
@@ -301,6 +339,9 @@ impl preopens::Host for FsView<'_> {
             self.scratch.host_origin.insert(dir.rep(), index);
         }
         dirs.extend(self.scratch_preopens().map_err(to_trap)?);
+        for (image, guest) in self.scratch.images.clone() {
+            dirs.push((self.image_descriptor(ImageFd::root(image)).map_err(to_trap)?, guest));
+        }
         Ok(dirs)
     }
 }
