@@ -37,7 +37,7 @@ use crate::files::write_atomic;
 
 /// How much older than the verification a file's change time must be for its identity to be
 /// recorded (more than the coarsest timestamp granularity of common filesystems).
-const RACY_MARGIN: Duration = Duration::from_secs(2);
+pub(crate) const RACY_MARGIN: Duration = Duration::from_secs(2);
 
 /// First line of a sidecar; another version is treated like no sidecar.
 const HEADER: &str = "eryx-entry-check-v1";
@@ -77,7 +77,14 @@ impl FileIdentity {
         self.dev == other.dev && self.ino == other.ino
     }
 
-    fn encode(&self) -> String {
+    /// Whether the file's metadata last changed more than `margin` before `now_ns` (nanoseconds
+    /// since the Unix epoch): only then can a later write not leave every field unchanged.
+    pub(crate) fn settled(&self, margin: Duration, now_ns: i128) -> bool {
+        self.ctime_ns + (margin.as_nanos() as i128) < now_ns
+    }
+
+    /// The identity as text (five decimal numbers).
+    pub(crate) fn encode(&self) -> String {
         format!("{} {} {} {} {}", self.dev, self.ino, self.size, self.mtime_ns, self.ctime_ns)
     }
 
@@ -92,6 +99,11 @@ impl FileIdentity {
         };
         fields.next().is_none().then_some(identity)
     }
+}
+
+/// The current time in nanoseconds since the Unix epoch (to compare with change times).
+pub(crate) fn now_ns() -> i128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as i128
 }
 
 /// What a sidecar says about its file.
@@ -170,7 +182,7 @@ fn verify_with_margin(
     mapped: impl FnOnce() -> Option<memmap2::Mmap>,
     margin: Duration,
 ) -> Option<Verified> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as i128;
+    let now = now_ns();
     let identity = file.metadata().ok().and_then(|metadata| FileIdentity::of(&metadata));
     let sidecar = std::fs::read_to_string(sidecar_file).ok().and_then(|text| Sidecar::decode(&text));
     if let Some(sidecar) = &sidecar
@@ -193,7 +205,7 @@ fn verify_with_margin(
     }
     // Record what was verified, so the next load skips hashing; a cache folder that cannot be
     // written only costs the hash on each load.
-    let settled = identity.filter(|identity| identity.ctime_ns + (margin.as_nanos() as i128) < now);
+    let settled = identity.filter(|identity| identity.settled(margin, now));
     let sidecar = Sidecar { size: bytes.len() as u64, checksum: expected, verified: settled };
     if let Err(error) = write_atomic(sidecar_file, sidecar.encode().as_bytes()) {
         tracing::debug!(path = %sidecar_file.display(), %error, "cannot record the verified identity");

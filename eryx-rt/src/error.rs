@@ -76,6 +76,13 @@ pub enum BuildError {
         "an embedded component is linked at build time: list extra wheels in [package.metadata.eryx] instead of adding them at run time"
     )]
     EmbeddedWithInputs,
+    /// A wheel or extension file changed on disk while the sandbox was being built (it was read
+    /// twice: once recognised by its file identity, then for its contents).
+    #[error("the inputs changed on disk while the sandbox was being built ({inputs}): build it again")]
+    InputsChanged {
+        /// The inputs (paths or names).
+        inputs: String,
+    },
     /// A host folder could not be mounted.
     #[error(transparent)]
     Mount(#[from] crate::fs::MountError),

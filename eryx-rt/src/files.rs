@@ -1,7 +1,7 @@
 //! The cache folder, and writing into it safely.
 //!
 //! Everything eryx keeps on disk is content-addressed (compiled code, the standard library,
-//! site-packages trees, the late-link index) and immutable once written, so one folder can be
+//! site-packages trees, the late-link and wheel indexes) and immutable once written, so one folder can be
 //! shared by every process of a user, and by threads and processes racing to fill it. Safety
 //! comes from how things are written: a file through a temporary file and an atomic rename, a
 //! folder through a staging folder renamed into place ([`install_dir`]), so a reader sees a
@@ -127,11 +127,16 @@ fn remove_at_exit(dir: &Path) {
     folders.push(dir.to_path_buf());
 }
 
+/// Whether [`install_dir`] has completed `target`.
+pub(crate) fn is_installed(target: &Path) -> bool {
+    target.join(COMPLETE_MARKER).exists()
+}
+
 /// Creates the folder `target` atomically unless it is complete already: `fill` writes into a
 /// staging folder beside it, which is then renamed into place. A crash leaves no half folder
 /// at `target`; two processes racing both end with one complete folder.
 pub(crate) fn install_dir(target: &Path, fill: impl FnOnce(&Path) -> std::io::Result<()>) -> Result<(), BuildError> {
-    if target.join(COMPLETE_MARKER).exists() {
+    if is_installed(target) {
         return Ok(());
     }
     let io = |path: &Path| {

@@ -218,7 +218,7 @@ impl Runtime {
 
     /// Reads and verifies late-linking inputs into a source.
     pub(crate) fn prepare(&self, inputs: &[Input]) -> Result<Source, BuildError> {
-        Ok(Source::Late(self.inner.late.prepare(inputs)?))
+        Ok(Source::Late(self.inner.late.prepare(inputs, self.inner.folder.persistent())?))
     }
 
     /// The compiled component of `source` (its snapshot after `imports`, if given) for an

@@ -258,6 +258,56 @@ fn same_module_from_two_wheels() {
 }
 
 /// Every file below `dir`.
+/// A warm start recognises a wheel file by its identity (the wheel index in the cache folder)
+/// instead of reading it; the same path holding other bytes (same size, modification time put
+/// back) gives the new content at once; a corrupt index entry is written again.
+#[test]
+fn wheel_index_serves_warm_starts_and_follows_a_swapped_wheel() {
+    // More than the two seconds a file's change time must age before its identity is used.
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(2_200));
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("swap-0.1-py3-none-any.whl");
+    let one = make_wheel("swap", &[("swap.py", b"VALUE = 1\n")]);
+    // Deflate makes sizes depend on the bytes: take the first other value of the same size.
+    let (two, second) = (2..100)
+        .map(|n| (make_wheel("swap", &[("swap.py", format!("VALUE = {n}\n").as_bytes())]), n))
+        .find(|(wheel, _)| wheel.len() == one.len())
+        .expect("a wheel of the same size");
+    std::fs::write(&path, &one).unwrap();
+    settle();
+    // A new runtime on the same folder stands for a new process.
+    let value = || {
+        let runtime = Runtime::builder().cache_dir(cache.path()).preinit(false).build().unwrap();
+        stdout_of(&mut runtime.sandbox().with_wheel(&path).build().unwrap(), "import swap; print(swap.VALUE)")
+    };
+    let entries = || walk(&cache.path().join("wheel-index"));
+    assert_eq!(value(), "1\n");
+    assert_eq!(entries().len(), 1, "recorded");
+    assert_eq!(value(), "1\n");
+    assert_eq!(entries().len(), 1, "found again");
+
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let mut file = std::fs::File::options().write(true).truncate(true).open(&path).unwrap();
+    std::io::Write::write_all(&mut file, &two).unwrap();
+    file.set_modified(modified).unwrap();
+    drop(file);
+    let metadata = std::fs::metadata(&path).unwrap();
+    assert_eq!((metadata.len(), metadata.modified().unwrap()), (one.len() as u64, modified));
+    assert_eq!(value(), format!("{second}\n"), "swapped just now");
+    settle();
+    assert_eq!(value(), format!("{second}\n"), "swapped, settled");
+    assert_eq!(entries().len(), 2, "a second identity");
+
+    for entry in entries() {
+        std::fs::write(entry, "eryx-wheel-index-v1\nsite 0\n").unwrap();
+    }
+    assert_eq!(value(), format!("{second}\n"), "corrupt entries");
+    let valid: Vec<PathBuf> =
+        entries().into_iter().filter(|entry| std::fs::read_to_string(entry).unwrap().lines().count() == 6).collect();
+    assert_eq!(valid.len(), 1, "the current wheel's entry written again");
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
