@@ -4,7 +4,8 @@
 //! The compiled components are not all: a runtime also unpacks the standard library
 //! (`stdlib-<fingerprint>/`), writes a site-packages tree per wheel set
 //! (`site-packages/<digest>/`), each with its bytecode pack inside and the pack's check beside
-//! it (`<tree>.bytecode.check`), remembers linked SHA-256s (`link-index/<identity>`), and
+//! it (`<tree>.bytecode.check`), remembers linked SHA-256s (`link-index/<identity>`) and what
+//! wheel files it has prepared (`wheel-index/<key>`, see `wheel_index`), and
 //! eryx-build keeps the wheels it downloaded (`downloads/<sha256>.whl`). All of them count
 //! towards the one cap and leave least recently used first ([`crate::ComponentStore`] merges
 //! them with the components).
@@ -15,9 +16,9 @@
 //! lock without waiting and leaves the entry when it cannot. A holder locks first and then
 //! checks that the name still leads to what it locked (a tree removed in between is
 //! installed again). A tree is removed by renaming it to a temporary name first, so nobody
-//! ever finds half of one under its real name. A link-index entry is read once per process
-//! and then remembered in memory, so it needs no lock: removing it costs a later process a
-//! link, never a failure.
+//! ever finds half of one under its real name. A link-index or wheel-index entry is read once
+//! per process and then remembered in memory, so it needs no lock: removing it costs a later
+//! process a link or a read of its wheels, never a failure.
 //!
 //! Last use: a tree's completion marker is touched when a runtime takes it (at most once a
 //! minute, [`record_use`], as a compiled component's info file), an index entry
@@ -51,6 +52,9 @@ pub enum EntryKind {
     LinkIndex,
     /// A wheel that eryx-build downloaded (`downloads/<sha256>.whl`).
     Download,
+    /// A wheel-index entry: what a warm start needs of some wheel files, recognised by their
+    /// file identity (`wheel-index/<key>`).
+    WheelIndex,
 }
 
 impl std::fmt::Display for EntryKind {
@@ -61,6 +65,7 @@ impl std::fmt::Display for EntryKind {
             EntryKind::SitePackages => "site-packages",
             EntryKind::LinkIndex => "link index",
             EntryKind::Download => "downloaded wheel",
+            EntryKind::WheelIndex => "wheel index",
         })
     }
 }
@@ -69,6 +74,7 @@ impl std::fmt::Display for EntryKind {
 const STDLIB_PREFIX: &str = "stdlib-";
 const SITE_PACKAGES: &str = "site-packages";
 const LINK_INDEX: &str = "link-index";
+pub(crate) const WHEEL_INDEX: &str = "wheel-index";
 const DOWNLOADS: &str = "downloads";
 const COMPONENTS: &str = "components";
 /// The suffix of a tree's bytecode-pack check, beside the tree (see `bytecode`).
@@ -105,9 +111,11 @@ pub(crate) fn list(root: &Path) -> io::Result<Vec<Found>> {
             found.push(entry);
         }
     }
-    for name in names(&root.join(LINK_INDEX))? {
-        if !name.starts_with('.') {
-            found.push(file(root, &format!("{LINK_INDEX}/{name}"), EntryKind::LinkIndex));
+    for (dir, kind) in [(LINK_INDEX, EntryKind::LinkIndex), (WHEEL_INDEX, EntryKind::WheelIndex)] {
+        for name in names(&root.join(dir))? {
+            if !name.starts_with('.') {
+                found.push(file(root, &format!("{dir}/{name}"), kind));
+            }
         }
     }
     for name in names(&root.join(DOWNLOADS))? {
@@ -124,7 +132,7 @@ pub fn unmanaged(root: &Path) -> io::Result<Vec<(PathBuf, u64)>> {
     let mut other = Vec::new();
     for name in names(root)? {
         let path = root.join(&name);
-        let known = [COMPONENTS, SITE_PACKAGES, LINK_INDEX, DOWNLOADS].contains(&name.as_str())
+        let known = [COMPONENTS, SITE_PACKAGES, LINK_INDEX, WHEEL_INDEX, DOWNLOADS].contains(&name.as_str())
             || name.starts_with(STDLIB_PREFIX)
             || name.starts_with(TEMP_PREFIX);
         if !known {
@@ -146,7 +154,7 @@ pub(crate) fn remove(root: &Path, kind: EntryKind, key: &str) -> io::Result<bool
     match kind {
         EntryKind::Stdlib | EntryKind::SitePackages => remove_tree(&path),
         EntryKind::Download => remove_locked_file(&path),
-        EntryKind::LinkIndex | EntryKind::Component => remove_if_present(&path).map(|()| true),
+        EntryKind::LinkIndex | EntryKind::WheelIndex | EntryKind::Component => remove_if_present(&path).map(|()| true),
     }
 }
 
@@ -154,7 +162,8 @@ pub(crate) fn remove(root: &Path, kind: EntryKind, key: &str) -> io::Result<bool
 /// and folders older than `stale_after` that no lock holds, and pack checks without their tree.
 pub(crate) fn remove_leftovers(root: &Path, stale_after: Duration) -> Vec<(PathBuf, u64)> {
     let mut removed = Vec::new();
-    for dir in [root.to_path_buf(), root.join(SITE_PACKAGES), root.join(LINK_INDEX), root.join(DOWNLOADS)] {
+    let dirs = [SITE_PACKAGES, LINK_INDEX, WHEEL_INDEX, DOWNLOADS].map(|dir| root.join(dir));
+    for dir in std::iter::once(root.to_path_buf()).chain(dirs) {
         let Ok(read) = fs::read_dir(&dir) else { continue };
         for item in read.flatten() {
             let path = item.path();

@@ -25,6 +25,8 @@ fn every_kind_is_found_with_its_bytes() {
     fs::create_dir(root.join("site-packages/d1/demo-1.0.dist-info")).unwrap();
     fs::create_dir_all(root.join("link-index")).unwrap();
     fs::write(root.join("link-index/i1"), "0".repeat(64)).unwrap();
+    fs::create_dir_all(root.join("wheel-index")).unwrap();
+    fs::write(root.join("wheel-index/k1"), "entry").unwrap();
     fs::create_dir_all(root.join("downloads/abc")).unwrap();
     fs::write(root.join("downloads/w1.whl"), b"wheel").unwrap();
     fs::create_dir_all(root.join("venvs/tools")).unwrap();
@@ -35,6 +37,7 @@ fn every_kind_is_found_with_its_bytes() {
             (EntryKind::Stdlib, "stdlib-0123456789abcdef".to_string()),
             (EntryKind::SitePackages, "site-packages/d1".to_string()),
             (EntryKind::LinkIndex, "link-index/i1".to_string()),
+            (EntryKind::WheelIndex, "wheel-index/k1".to_string()),
             (EntryKind::Download, "downloads/w1.whl".to_string()),
         ]
     );

@@ -27,7 +27,7 @@
 //! The cap covers the whole cache folder: the store lists, counts and evicts the other entries
 //! of the folder with the components, least recently used first over all of them
 //! ([`crate::cache_entries`]: the standard library, site-packages trees with their bytecode
-//! packs, the late-link index, eryx-build's downloads), each under the same rule: never one a
+//! packs, the late-link and wheel indexes, eryx-build's downloads), each under the same rule: never one a
 //! process holds.
 //!
 //! New entries prune the store down to its cap ([`RuntimeBuilder::cache_limit`], else

@@ -34,7 +34,7 @@
 //! | variable | default of | meaning |
 //! |---|---|---|
 //! | `ERYX_CACHE_DIR` | [`RuntimeBuilder::cache_dir`] | the cache folder; else the user cache folder (`$XDG_CACHE_HOME/eryx`, `~/.cache/eryx`); with neither, a temporary folder removed when the runtime ends or the process exits (if the process is killed, by the next runtime that makes one), and compiled code kept in memory only ([`RuntimeBuilder::no_cache_dir`]) |
-//! | `ERYX_CACHE_LIMIT` | [`RuntimeBuilder::cache_limit`] | the cap of everything in the cache folder (compiled code, the standard library, site-packages trees, the link index, downloaded wheels; bytes, or `500M`, `4G`; default [`DEFAULT_CACHE_LIMIT`], 4 GiB): a new compiled entry removes the least recently used entries that no process uses ([`ComponentStore`], `eryx cache`) |
+//! | `ERYX_CACHE_LIMIT` | [`RuntimeBuilder::cache_limit`] | the cap of everything in the cache folder (compiled code, the standard library, site-packages trees, the link and wheel indexes, downloaded wheels; bytes, or `500M`, `4G`; default [`DEFAULT_CACHE_LIMIT`], 4 GiB): a new compiled entry removes the least recently used entries that no process uses ([`ComponentStore`], `eryx cache`) |
 //! | `ERYX_NO_PREINIT` | [`RuntimeBuilder::preinit`] | `1`: sandboxes start Python themselves instead of restoring the snapshot |
 //!
 //! # Layers
@@ -80,7 +80,7 @@
 //! * `component`: compiled components by key ([`LoadedFrom`] says from where);
 //!   `component_store`: their disk entries, capped, least recently used out first, locked
 //!   while in use ([`ComponentStore`]; beside `component` in the layers); `cache_entries`: the
-//!   cache folder's other entries (trees, the link index, downloads) under the same cap and
+//!   cache folder's other entries (trees, the link and wheel indexes, downloads) under the same cap and
 //!   locks, and the runtime's hold on the trees it mounts (below `component_store`).
 //! * `preinit`: pre-initialised snapshots (wasmtime-wizer); `fixed_metadata`: the host-free
 //!   file metadata of reproducible ones (beside `host`).

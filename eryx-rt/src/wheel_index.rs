@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::cache_entries::WHEEL_INDEX;
 use crate::entry_check::{FileIdentity, now_ns};
 use crate::files::write_atomic;
 use crate::late::Input;
@@ -144,7 +145,7 @@ pub(crate) fn inputs_key_with_margin(inputs: &[Input], margin: Duration) -> Opti
 
 /// The entry of `key` in `cache_dir`.
 pub(crate) fn entry_path(cache_dir: &Path, key: &[u8; 32]) -> PathBuf {
-    cache_dir.join("wheel-index").join(hex::encode(key))
+    cache_dir.join(WHEEL_INDEX).join(hex::encode(key))
 }
 
 /// The summary recorded for `key`, if there is a valid one.
@@ -152,8 +153,10 @@ pub(crate) fn lookup(cache_dir: &Path, key: &[u8; 32]) -> Option<Summary> {
     let path = entry_path(cache_dir, key);
     let text = std::fs::read_to_string(&path).ok()?;
     let summary = Summary::decode(&text);
-    if summary.is_none() {
-        tracing::debug!(path = %path.display(), "ignoring an invalid wheel-index entry");
+    match summary {
+        // Its last use, for the cache's least-recently-used order.
+        Some(_) => crate::cache_entries::touch_existing(&path),
+        None => tracing::debug!(path = %path.display(), "ignoring an invalid wheel-index entry"),
     }
     summary
 }

@@ -2,7 +2,7 @@
 //!
 //! The cache prunes itself whenever it gains a compiled component (down to its cap,
 //! `ERYX_CACHE_LIMIT`, default 4 GiB, which covers every entry: compiled components, the
-//! standard library, site-packages trees, the link index, downloaded wheels); this subcommand
+//! standard library, site-packages trees, the link and wheel indexes, downloaded wheels); this subcommand
 //! shows what is there and frees space on demand. An entry that a running process uses is
 //! locked and never removed: it is marked `in use` and kept.
 

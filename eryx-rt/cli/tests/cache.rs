@@ -262,7 +262,7 @@ fn a_crash_mid_write_leaves_nothing_trusted_and_the_next_run_rebuilds_under_the_
 }
 
 /// The fixture wheel with a C extension: a late-linked component, its site-packages tree (with
-/// a bytecode pack) and a late-link index entry.
+/// a bytecode pack), a late-link index entry and a wheel-index entry.
 fn fixture_wheel() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/wheels");
     std::fs::read_dir(&dir)
@@ -300,7 +300,7 @@ fn the_cap_covers_every_kind_of_entry_least_recently_used_first_and_never_one_in
     let (cache, key) = cache_with_one_entry();
     let dir = cache.path();
     // Real entries of each kind: the seed's base component and standard library; a late-linked
-    // component with its site-packages tree and link-index entry; a wheel where eryx-build keeps
+    // component with its site-packages tree, link-index and wheel-index entries; a wheel where eryx-build keeps
     // its downloads; and a folder of the repository's build scripts, which is not eryx's.
     assert_eq!(with_wheel(dir), "Compiled");
     let late = cwasm_keys(dir).into_iter().find(|other| *other != key).expect("the late-linked component");
@@ -308,6 +308,7 @@ fn the_cap_covers_every_kind_of_entry_least_recently_used_first_and_never_one_in
     let site_check = PathBuf::from(format!("{}.bytecode.check", site.display()));
     assert!(site.join(".eryx-bytecode.pack").is_file() && site_check.is_file(), "the tree has its bytecode pack");
     let index = only(&dir.join("link-index"), |path| path.is_file());
+    let wheel_index = only(&dir.join("wheel-index"), |path| path.is_file());
     let wheel = std::fs::read(fixture_wheel()).unwrap();
     let download = dir.join("downloads").join(format!("{}.whl", hex::encode(sha2::Sha256::digest(&wheel))));
     std::fs::create_dir_all(download.parent().unwrap()).unwrap();
@@ -324,8 +325,8 @@ fn the_cap_covers_every_kind_of_entry_least_recently_used_first_and_never_one_in
     stdout.read_line(&mut line).unwrap();
     assert_eq!(line, "ready\n");
 
-    // What the process uses is the least recently used, then the download, the index, the
-    // tree, and the late-linked component last.
+    // What the process uses is the least recently used, then the download, the wheel index, the
+    // link index, the tree, and the late-linked component last.
     let (stdlib_dir, stdlib_bytes) = stdlib(dir);
     backdate(&stdlib_dir.join(".eryx-complete"), 5 * DAY);
     for suffix in [".cwasm", ".cwasm.info"] {
@@ -333,29 +334,33 @@ fn the_cap_covers_every_kind_of_entry_least_recently_used_first_and_never_one_in
         backdate(&components(dir).join(format!("{late}{suffix}")), DAY);
     }
     backdate(&download, 3 * DAY);
+    backdate(&wheel_index, Duration::from_secs(60 * 3600));
     backdate(&index, 2 * DAY);
     backdate(&site.join(".eryx-complete"), Duration::from_secs(36 * 3600));
 
     let list = cache_command(dir, &["list"]);
-    for what in ["standard library", "site-packages with eryx_test_c-0.1.0", "link index", "downloaded wheel"] {
+    for what in
+        ["standard library", "site-packages with eryx_test_c-0.1.0", "link index", "wheel index", "downloaded wheel"]
+    {
         assert_eq!(list.lines().filter(|line| line.contains(what)).count(), 1, "{what}: {list}");
     }
     assert!(list.contains("late-linked component with eryx_test_c-0.1.0"), "{list}");
-    assert!(list.lines().any(|line| line.starts_with("6 entries")), "{list}");
+    assert!(list.lines().any(|line| line.starts_with("7 entries")), "{list}");
     assert!(list.contains(&format!("not eryx's, not counted: {}", scripts.display())), "{list}");
     let in_use: Vec<&str> = list.lines().filter(|line| line.ends_with("[in use]")).collect();
     assert_eq!(in_use.len(), 2, "the base component and the standard library: {list}");
 
     // Room for the standard library and both components: the oldest entries that nobody uses
-    // go (the download, the index, the tree), those in use stay although older still.
+    // go (the download, the indexes, the tree), those in use stay although older still.
     let cap = stdlib_bytes + entry_bytes(dir, &key) + entry_bytes(dir, &late) + 1024;
     let pruned = cache_command(dir, &["prune", "--max-size", &cap.to_string()]);
-    assert!(pruned.contains("removed 3 entries and 0 leftover files") && pruned.contains("kept 2 in use"), "{pruned}");
+    assert!(pruned.contains("removed 4 entries and 0 leftover files") && pruned.contains("kept 2 in use"), "{pruned}");
     let removed: Vec<&str> =
         pruned.lines().filter(|line| line.starts_with("removed ") && line.contains("ago")).collect();
-    assert!(removed[0].contains("downloads/") && removed[1].contains("link-index/"), "oldest first: {pruned}");
-    assert!(removed[2].contains("site-packages/"), "{pruned}");
-    assert!(!download.exists() && !index.exists() && !site.exists() && !site_check.exists(), "{pruned}");
+    assert!(removed[0].contains("downloads/") && removed[1].contains("wheel-index/"), "oldest first: {pruned}");
+    assert!(removed[2].contains("link-index/") && removed[3].contains("site-packages/"), "{pruned}");
+    assert!(!download.exists() && !index.exists() && !wheel_index.exists(), "{pruned}");
+    assert!(!site.exists() && !site_check.exists(), "{pruned}");
     assert!(stdlib_dir.join(".eryx-complete").is_file() && scripts.join("tools/bin").is_file());
     let mut both = vec![key.clone(), late.clone()];
     both.sort();
@@ -369,7 +374,7 @@ fn the_cap_covers_every_kind_of_entry_least_recently_used_first_and_never_one_in
     assert_eq!(rest, "go 45\n", "the process kept working on what it held");
     assert!(user.wait().unwrap().success());
 
-    // Later sandboxes work: the late-linked component is still on disk (its index and tree
+    // Later sandboxes work: the late-linked component is still on disk (its indexes and tree
     // are made again), and so is the base one.
     assert_eq!(with_wheel(dir), "Disk");
     assert!(only(&dir.join("site-packages"), |path| path.is_dir()).join(".eryx-complete").is_file());
