@@ -22,7 +22,7 @@
 //!
 //! Last use: a tree's completion marker is touched when a runtime takes it (at most once a
 //! minute, [`record_use`], as a compiled component's info file), an index entry
-//! when it is read, a wheel when eryx-build uses it; their modification times order eviction.
+//! when it is read (also at most once a minute), a wheel when eryx-build uses it; their modification times order eviction.
 //!
 //! Folders of the repository's build scripts (`wheels/`, `venvs/`, `downloads/<sha256>/`) are
 //! not eryx's entries: they take no locks, so they are only reported ([`unmanaged`]).
@@ -366,14 +366,24 @@ pub(crate) const USE_RECORDED_EVERY: Duration = Duration::from_secs(60);
 /// Records a use of `path` (see [`touch`]) unless one was recorded less than
 /// [`USE_RECORDED_EVERY`] ago: one `stat` instead of an open, a timestamp write and a close.
 pub(crate) fn record_use(path: &Path) {
-    let recent = fs::metadata(path)
+    if !used_recently(path) {
+        touch(path);
+    }
+}
+
+/// [`record_use`] for a file that must exist (an index entry): never creates one.
+pub(crate) fn record_use_existing(path: &Path) {
+    if !used_recently(path) {
+        touch_existing(path);
+    }
+}
+
+fn used_recently(path: &Path) -> bool {
+    fs::metadata(path)
         .and_then(|meta| meta.modified())
         .ok()
         .and_then(|time| time.elapsed().ok())
-        .is_some_and(|age| age < USE_RECORDED_EVERY);
-    if !recent {
-        touch(path);
-    }
+        .is_some_and(|age| age < USE_RECORDED_EVERY)
 }
 
 /// Records a use: sets `path`'s modification time to now (creating it if missing).

@@ -187,7 +187,7 @@ impl LateLinker {
             return None;
         }
         // Its last use, for the cache's least-recently-used order.
-        crate::cache_entries::touch_existing(&path);
+        crate::cache_entries::record_use_existing(&path);
         self.linked.lock().unwrap_or_else(|e| e.into_inner()).insert(prepared.summary.identity, sha256.clone());
         Some(sha256)
     }

@@ -155,7 +155,7 @@ pub(crate) fn lookup(cache_dir: &Path, key: &[u8; 32]) -> Option<Summary> {
     let summary = Summary::decode(&text);
     match summary {
         // Its last use, for the cache's least-recently-used order.
-        Some(_) => crate::cache_entries::touch_existing(&path),
+        Some(_) => crate::cache_entries::record_use_existing(&path),
         None => tracing::debug!(path = %path.display(), "ignoring an invalid wheel-index entry"),
     }
     summary
