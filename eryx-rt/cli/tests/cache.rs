@@ -146,6 +146,36 @@ fn cache_command(cache: &Path, args: &[&str]) -> String {
 
 const DAY: Duration = Duration::from_secs(86_400);
 
+/// An `eryx` process that has loaded its component and mounted its trees, and waits to be
+/// told to go on: what it holds is in use until [`Holder::finish`].
+struct Holder {
+    child: std::process::Child,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Holder {
+    fn start(cache: &Path) -> Self {
+        let code = "import sys; print('ready', flush=True); print(sys.stdin.readline().strip(), sum(range(10)))";
+        let mut child = eryx_in(cache).args(["-c", code]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        Holder { child, stdout }
+    }
+
+    /// Lets it go on and checks that it kept working on what it held.
+    fn finish(mut self) {
+        let mut stdin = self.child.stdin.take().unwrap();
+        stdin.write_all(b"go\n").unwrap();
+        drop(stdin);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.stdout, &mut rest).unwrap();
+        assert_eq!(rest, "go 45\n", "the process kept working on what it held");
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
 #[test]
 fn list_prune_and_clear_show_what_is_there_and_evict_least_recently_used_first() {
     let (cache, key) = cache_with_one_entry();
@@ -203,12 +233,7 @@ fn an_entry_in_use_by_another_process_survives_prune_and_still_works() {
     let (cache, key) = cache_with_one_entry();
     let dir = cache.path();
     // A process that loaded the entry and keeps running until told to go on.
-    let code = "import sys; print('ready', flush=True); print(sys.stdin.readline().strip(), sum(range(10)))";
-    let mut user = eryx_in(dir).args(["-c", code]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    let mut stdout = BufReader::new(user.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line, "ready\n");
+    let user = Holder::start(dir);
 
     let cleared = cache_command(dir, &["clear"]);
     // The component and the standard library it mounts.
@@ -219,13 +244,7 @@ fn an_entry_in_use_by_another_process_survives_prune_and_still_works() {
     // Another process loads the surviving entry from disk, while the first still uses it.
     assert_eq!(print_one(dir, Some("0")), "Disk");
 
-    let mut stdin = user.stdin.take().unwrap();
-    stdin.write_all(b"go\n").unwrap();
-    drop(stdin);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    assert_eq!(rest, "go 45\n");
-    assert!(user.wait().unwrap().success());
+    user.finish();
 
     // Nobody uses them now.
     assert!(cache_command(dir, &["clear"]).contains("removed 2 entries"));
@@ -318,12 +337,7 @@ fn the_cap_covers_every_kind_of_entry_least_recently_used_first_and_never_one_in
     std::fs::write(scripts.join("tools/bin"), b"a build script's tool").unwrap();
 
     // A process uses the base component and the standard library until told to go on.
-    let code = "import sys; print('ready', flush=True); print(sys.stdin.readline().strip(), sum(range(10)))";
-    let mut user = eryx_in(dir).args(["-c", code]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    let mut stdout = BufReader::new(user.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line, "ready\n");
+    let user = Holder::start(dir);
 
     // What the process uses is the least recently used, then the download, the wheel index, the
     // link index, the tree, and the late-linked component last.
@@ -366,13 +380,7 @@ fn the_cap_covers_every_kind_of_entry_least_recently_used_first_and_never_one_in
     both.sort();
     assert_eq!(cwasm_keys(dir), both);
 
-    let mut stdin = user.stdin.take().unwrap();
-    stdin.write_all(b"go\n").unwrap();
-    drop(stdin);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    assert_eq!(rest, "go 45\n", "the process kept working on what it held");
-    assert!(user.wait().unwrap().success());
+    user.finish();
 
     // Later sandboxes work: the late-linked component is still on disk (its indexes and tree
     // are made again), and so is the base one.

@@ -33,8 +33,7 @@ use bytes::Bytes;
 use wasmtime_wasi::p2::bindings::clocks::wall_clock::Datetime;
 use wasmtime_wasi::p2::bindings::filesystem::types::{DescriptorStat, DescriptorType, DirectoryEntry, ErrorCode};
 
-/// Longest name of one entry, in bytes (as for the scratch space and common host file systems).
-const MAX_NAME_LEN: usize = 255;
+use super::tree::{MAX_NAME_LEN, check_relative_path};
 
 /// A node of an image (also its inode number as the guest sees it).
 pub(crate) type ImageNode = u64;
@@ -253,15 +252,7 @@ impl Image {
 
     /// Resolves `path` below the folder `base` (see the module docs for the rules).
     pub(crate) fn resolve(&self, base: ImageNode, path: &str) -> Result<ImageNode, ErrorCode> {
-        if path.is_empty() {
-            return Err(ErrorCode::NoEntry);
-        }
-        if path.starts_with('/') {
-            return Err(ErrorCode::NotPermitted);
-        }
-        if path.contains('\0') {
-            return Err(ErrorCode::IllegalByteSequence);
-        }
+        check_relative_path(path)?;
         // The folders walked through from `base`: `..` pops one, never `base` itself.
         let mut stack = vec![base];
         for part in path.split('/') {

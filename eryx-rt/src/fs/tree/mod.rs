@@ -26,6 +26,7 @@ use wasmtime_wasi::p2::bindings::clocks::wall_clock::Datetime;
 use wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode;
 
 pub(crate) use names::OpenRequest;
+pub(crate) use resolve::{MAX_NAME_LEN, check_relative_path};
 
 /// Identifies a node of one tree (also its inode number as the guest sees it).
 pub(crate) type NodeId = u64;

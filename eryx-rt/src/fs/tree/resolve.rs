@@ -25,15 +25,7 @@ impl Tree {
     /// Resolves `path` below the folder `base`. `follow` says whether a symlink in the last
     /// position is followed; symlinks before it always are.
     pub(crate) fn resolve(&self, base: NodeId, path: &str, follow: bool) -> Result<Lookup, ErrorCode> {
-        if path.is_empty() {
-            return Err(ErrorCode::NoEntry);
-        }
-        if path.starts_with('/') {
-            return Err(ErrorCode::NotPermitted);
-        }
-        if path.contains('\0') {
-            return Err(ErrorCode::IllegalByteSequence);
-        }
+        check_relative_path(path)?;
         if !is_dir(self.kind(base)?) {
             return Err(ErrorCode::NotDirectory);
         }
@@ -111,6 +103,21 @@ impl Tree {
             }
         }
     }
+}
+
+/// Refuses what no guest path below a folder may be, in every tree the guest sees: empty,
+/// absolute (capabilities are relative to a descriptor), or holding a NUL.
+pub(crate) fn check_relative_path(path: &str) -> Result<(), ErrorCode> {
+    if path.is_empty() {
+        return Err(ErrorCode::NoEntry);
+    }
+    if path.starts_with('/') {
+        return Err(ErrorCode::NotPermitted);
+    }
+    if path.contains('\0') {
+        return Err(ErrorCode::IllegalByteSequence);
+    }
+    Ok(())
 }
 
 /// The non-empty parts of `path`.
