@@ -25,16 +25,8 @@ use sha2::{Digest, Sha256};
 use crate::entry_check::RACY_MARGIN;
 use crate::error::BuildError;
 use crate::files::{install_dir, is_installed, write_atomic};
+pub(crate) use crate::late_input::Input;
 use crate::wheel_index::{self, Summary};
-
-/// One input given to the builder.
-#[derive(Clone, Debug)]
-pub(crate) enum Input {
-    WheelFile(PathBuf),
-    WheelBytes { name: String, bytes: Arc<[u8]> },
-    Extension { path: String, bytes: Arc<[u8]> },
-    SiteDir(PathBuf),
-}
 
 /// Inputs assembled and verified: what a warm start needs ([`Summary`]) at once, the
 /// site-packages tree and the extensions to link when they are needed (read again from the

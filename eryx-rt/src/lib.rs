@@ -128,6 +128,7 @@ mod fs;
 mod host;
 mod host_calls;
 mod late;
+mod late_input;
 mod output;
 pub mod precompile;
 mod preinit;

@@ -25,7 +25,7 @@ use crate::error::{BuildError, ExecuteError, Failure, GuestTrap, PythonException
 use crate::exec::{self, CancelHandle, Interrupted};
 use crate::fs::{Files, Mount, ScratchLimits};
 use crate::host::{State, guest_wasi};
-use crate::late::Input;
+use crate::late_input::Input;
 use crate::output::{CapturedOutput, DEFAULT_OUTPUT_LIMIT, Listener, Output, Stream};
 use crate::program::Program;
 use crate::runtime::{Ready, Runtime};

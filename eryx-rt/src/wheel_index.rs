@@ -31,12 +31,12 @@ use sha2::{Digest, Sha256};
 use crate::cache_entries::WHEEL_INDEX;
 use crate::entry_check::{FileIdentity, now_ns};
 use crate::files::write_atomic;
-use crate::late::Input;
+use crate::late_input::Input;
 
 /// First line of an entry; another version is treated like no entry.
 const HEADER: &str = "eryx-wheel-index-v1";
 
-/// What a warm start needs to know about prepared inputs (see [`crate::late::Prepared`]).
+/// What a warm start needs to know about prepared inputs (the late linker's prepared inputs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Summary {
     /// Hex digest of the assembled site-packages tree.
