@@ -33,20 +33,29 @@ where
 }
 
 async fn watched<F: Future + Unpin>(mut future: F, cancel: &CancelHandle) -> (F::Output, Option<PyErr>) {
+    let interrupted: std::sync::Mutex<Option<PyErr>> = std::sync::Mutex::new(None);
+    let slot = || interrupted.lock().unwrap_or_else(|e| e.into_inner());
     let watch = async {
         let mut ticks = tokio::time::interval(SIGNAL_CHECK);
         ticks.tick().await;
         loop {
             ticks.tick().await;
-            if let Err(error) = Python::attach(|py| py.check_signals()) {
-                cancel.cancel();
-                return error;
+            let unseen = slot().is_none();
+            if unseen && let Err(error) = Python::attach(|py| py.check_signals()) {
+                *slot() = Some(error);
+            }
+            // A signal that came before the execute began (its sandbox still being made, on a
+            // busy machine) cancels it as soon as it has begun: cancelling before is a no-op.
+            if slot().is_some() && cancel.cancel() {
+                return;
             }
         }
     };
     tokio::select! {
         biased;
-        output = &mut future => (output, None),
-        error = watch => (future.await, Some(error)),
+        output = &mut future => return (output, slot().take()),
+        () = watch => {}
     }
+    let output = future.await;
+    (output, slot().take())
 }
