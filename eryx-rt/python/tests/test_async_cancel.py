@@ -133,6 +133,9 @@ def test_many_sandboxes_on_many_threads_with_callbacks() -> None:
 CTRL_C = """
 import os, signal, threading, time
 import eryx
+# A process started in the background by a shell without job control inherits SIGINT ignored,
+# and Python then installs no handler: make Ctrl-C raise KeyboardInterrupt, as in a terminal.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 box = eryx.Sandbox(timeout=60)
 threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
 started = time.monotonic()
