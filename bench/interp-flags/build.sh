@@ -10,7 +10,7 @@
 #   pinned-like    -fPIC, without pymalloc   (the base libpython3.14's choices)
 #   pymalloc-pic   -fPIC, with pymalloc
 #   pymalloc       without -fPIC, with pymalloc
-# Writes WORK/VARIANT/python.wasm and, once, WORK/home/lib/python3.11 (the stdlib to preopen as
+# Writes WORK/VARIANT/python.wasm and, once, WORK/prefix/lib/python3.11 (the stdlib to preopen as
 # PYTHONHOME). Takes about 15 minutes of configure and 5-10 of make on 2 busy cores.
 #
 # Inputs: the upstream tarball of Debian's `python3.11` source package (apt-get source from the
@@ -80,7 +80,7 @@ AR=llvm-ar-19 RANLIB=llvm-ranlib-19 \
 sed -i -E 's/^(MODULE_(_CRYPT|_UUID|ZLIB|BINASCII|_LZMA)_LDFLAGS)=.*/\1=/; s/^(MODULE_BINASCII_CFLAGS)=.*/\1=/' Makefile
 make -j"$(nproc)" python.wasm > make.log 2>&1 || { grep -E 'error|Error' make.log | head -20 >&2; exit 1; }
 
-home=$work/home/lib/python3.11
+home=$work/prefix/lib/python3.11
 if [ ! -d "$home" ]; then
   mkdir -p "$(dirname "$home")"
   cp -r "$src/Lib" "$home"

@@ -50,7 +50,7 @@ def main():
                                                "requirement"], text=True).strip()
         subprocess.check_call([sys.executable, "-m", "venv", str(work / "venv")])
         subprocess.check_call([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", requirement])
-    home = str(work / "home")
+    home = str(work / "prefix")
     runtimes = {}
     for v in args.variants:
         wasm = str(work / v / "python.wasm")

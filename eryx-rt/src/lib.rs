@@ -75,7 +75,7 @@
 //!   `stdin`: the guest's stdin, refilled before each run (beside `output` in the layers).
 //! * `exec`: an execute raced against its deadline and [`CancelHandle`]; the blocking wrapper.
 //! * `fs`: the guest's file system: a private, bounded, in-memory scratch space per sandbox
-//!   (`/tmp`, `/home/sandbox`), host folders mounted on request, read-only images of the trees a
+//!   (the scratch folders above), host folders mounted on request, read-only images of the trees a
 //!   precompiled binary carries (served from its bytes, never unpacked), and [`Files`] for the host.
 //! * `component`: compiled components by key ([`LoadedFrom`] says from where);
 //!   `component_store`: their disk entries, capped, least recently used out first, locked
