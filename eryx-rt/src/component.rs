@@ -22,6 +22,7 @@ use crate::component_store::{ComponentStore, EntryInfo, Lease};
 use crate::engine::fingerprint;
 use crate::error::BuildError;
 use crate::host::{State, async_linker};
+use crate::trim;
 
 /// A compiled component with its imports resolved: a sandbox is a store plus an instantiation.
 pub(crate) struct Loaded {
@@ -76,7 +77,7 @@ impl ComponentCache {
     /// SHA-256 of its bytes, whichever path linked it) when compiled by this engine.
     pub(crate) fn key(&self, identity: &[u8]) -> String {
         let mut hasher = Sha256::new();
-        hasher.update(b"eryx-component-v1\0");
+        hasher.update(b"eryx-component-v2\0");
         hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
         hasher.update([0]);
         hasher.update(self.fingerprint.as_bytes());
@@ -117,7 +118,8 @@ impl ComponentCache {
             None => {
                 let wasm = wasm()?;
                 let started = std::time::Instant::now();
-                let component = Component::new(&self.engine, &wasm).map_err(BuildError::Compile)?;
+                let component =
+                    Component::new(&self.engine, trim::drop_unused_exports(&wasm)).map_err(BuildError::Compile)?;
                 tracing::info!(elapsed = ?started.elapsed(), bytes = wasm.len(), "compiled component");
                 if let Some(store) = disk {
                     write_entry(store, key, &component, &describe());

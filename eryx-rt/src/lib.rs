@@ -138,6 +138,7 @@ mod sandbox;
 mod source;
 mod stdin;
 mod stdlib;
+mod trim;
 mod wheel_index;
 
 pub use callbacks::{Callback, CallbackError, CallbackLimits, CallbackResult};
