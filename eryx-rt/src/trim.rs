@@ -14,9 +14,8 @@
 //!
 //! The pass is conservative: a component whose shape it does not fully follow (nested
 //! components that hold core items, imported or aliased core modules, anything that does not
-//! parse) is returned as
-//! it is; compiling then reports whatever is wrong with it. The output depends only on the
-//! input (exports keep their order), so builds stay reproducible.
+//! parse) is returned as it is; compiling then reports whatever is wrong with it. The output
+//! depends only on the input (exports keep their order), so builds stay reproducible.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
