@@ -128,7 +128,7 @@ for path in [json.__file__, lib + "/new.py", "/site-packages/greeting.py", "/sit
         pass
     else:
         raise AssertionError(f"{path} is writable")
-for change in [lambda: os.mkdir(lib + "/new"), lambda: os.remove(json.__file__), lambda: os.rename(json.__file__, lib + "/j.py"), lambda: os.rename("/site-packages/greeting.py", "/tmp/g.py")]:
+for change in [lambda: os.mkdir(lib + "/new"), lambda: os.remove(json.__file__), lambda: os.rename(json.__file__, lib + "/j.py"), lambda: os.rename("/site-packages/greeting.py", os.getcwd() + "/g.py")]:
     try:
         change()
     except OSError:
