@@ -10,6 +10,7 @@
 //! corrupt, swapped) or that the engine rejects (another wasmtime, another CPU) is compiled
 //! again and replaced, never trusted.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -22,7 +23,7 @@ use crate::component_store::{ComponentStore, EntryInfo, Lease};
 use crate::engine::fingerprint;
 use crate::error::BuildError;
 use crate::host::{State, async_linker};
-use crate::trim;
+use crate::{fold_globals, trim};
 
 /// A compiled component with its imports resolved: a sandbox is a store plus an instantiation.
 pub(crate) struct Loaded {
@@ -77,7 +78,7 @@ impl ComponentCache {
     /// SHA-256 of its bytes, whichever path linked it) when compiled by this engine.
     pub(crate) fn key(&self, identity: &[u8]) -> String {
         let mut hasher = Sha256::new();
-        hasher.update(b"eryx-component-v2\0");
+        hasher.update(b"eryx-component-v3\0");
         hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
         hasher.update([0]);
         hasher.update(self.fingerprint.as_bytes());
@@ -117,9 +118,11 @@ impl ComponentCache {
             Some(found) => found,
             None => {
                 let wasm = wasm()?;
+                if let Some(p) = std::env::var_os("ERYX_DUMP_WASM") {
+                    std::fs::write(p, &wasm).ok();
+                }
                 let started = std::time::Instant::now();
-                let component =
-                    Component::new(&self.engine, trim::drop_unused_exports(&wasm)).map_err(BuildError::Compile)?;
+                let component = Component::new(&self.engine, prepared(&wasm)).map_err(BuildError::Compile)?;
                 tracing::info!(elapsed = ?started.elapsed(), bytes = wasm.len(), "compiled component");
                 if let Some(store) = disk {
                     write_entry(store, key, &component, &describe());
@@ -152,6 +155,16 @@ impl ComponentCache {
 /// `fstat` when the file is the one verified before, and a hash of the whole file (XXH3-128,
 /// about 6 ms for 40 MB) only when its identity changed: a corrupt, truncated or swapped
 /// entry is never trusted.
+/// What is compiled of a linked or snapshotted component: its constant globals folded
+/// ([`fold_globals`]), then the exports nothing uses dropped ([`trim`]; folding removes imports,
+/// so trimming after it drops the exports that only those imports used).
+pub(crate) fn prepared(wasm: &[u8]) -> Cow<'_, [u8]> {
+    match fold_globals::fold_constant_globals(wasm) {
+        Cow::Borrowed(same) => trim::drop_unused_exports(same),
+        Cow::Owned(folded) => Cow::Owned(trim::drop_unused_exports(&folded).into_owned()),
+    }
+}
+
 fn read_entry(engine: &Engine, store: &ComponentStore, key: &str) -> Option<(Component, Lease)> {
     let started = std::time::Instant::now();
     let (path, lease) = store.open(key)?;

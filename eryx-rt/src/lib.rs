@@ -124,6 +124,7 @@ mod error;
 mod exec;
 mod files;
 mod fixed_metadata;
+mod fold_globals;
 mod fs;
 mod host;
 mod host_calls;

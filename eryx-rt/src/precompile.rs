@@ -150,9 +150,8 @@ impl Precompiler {
     pub fn compile(&self, snapshot: &Snapshot, target: Option<&str>, cpu: &str) -> Result<Vec<u8>, BuildError> {
         let started = std::time::Instant::now();
         let engine = target_engine(target, cpu)?;
-        let code = engine
-            .precompile_component(&crate::trim::drop_unused_exports(&snapshot.wasm))
-            .map_err(BuildError::Compile)?;
+        let code =
+            engine.precompile_component(&crate::component::prepared(&snapshot.wasm)).map_err(BuildError::Compile)?;
         tracing::info!(elapsed = ?started.elapsed(), cpu, bytes = code.len(), "precompiled the snapshot");
         Ok(code)
     }

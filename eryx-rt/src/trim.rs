@@ -27,10 +27,10 @@ use wasmparser::{
 };
 
 /// Section ids: a component's core module section, a core module's export section.
-const COMPONENT_MODULE_SECTION: u8 = 1;
+pub(crate) const COMPONENT_MODULE_SECTION: u8 = 1;
 const EXPORT_SECTION: u8 = 7;
 /// Magic number and version/layer of a binary, before its first section.
-const HEADER_LEN: usize = 8;
+pub(crate) const HEADER_LEN: usize = 8;
 
 /// What a top-level core module of the component imports and which of its exports are used.
 #[derive(Default)]
@@ -164,7 +164,7 @@ fn module_uses(component: &[u8]) -> Option<Vec<ModuleUse>> {
 }
 
 /// Whether `alias` names a core module or a core instance's export (outside the ones followed).
-fn reaches_core(alias: &ComponentAlias<'_>) -> bool {
+pub(crate) fn reaches_core(alias: &ComponentAlias<'_>) -> bool {
     matches!(
         alias,
         ComponentAlias::CoreInstanceExport { .. }
@@ -232,7 +232,7 @@ fn export_kind(kind: ExternalKind) -> Option<ExportKind> {
 }
 
 /// The `(id, content)` of each section of a module or component binary, in order.
-fn sections(bytes: &[u8]) -> Option<Vec<(u8, &[u8])>> {
+pub(crate) fn sections(bytes: &[u8]) -> Option<Vec<(u8, &[u8])>> {
     let mut reader = wasmparser::BinaryReader::new(bytes.get(HEADER_LEN..)?, HEADER_LEN as u64);
     let mut found = Vec::new();
     while !reader.eof() {
@@ -243,7 +243,7 @@ fn sections(bytes: &[u8]) -> Option<Vec<(u8, &[u8])>> {
     Some(found)
 }
 
-fn push_section(out: &mut Vec<u8>, id: u8, content: &[u8]) {
+pub(crate) fn push_section(out: &mut Vec<u8>, id: u8, content: &[u8]) {
     out.push(id);
     content.len().encode(out);
     out.extend_from_slice(content);

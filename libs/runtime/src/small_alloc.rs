@@ -375,6 +375,7 @@ unsafe fn retire_pool(heap: &mut Heap, pool: *mut Pool) {
 }
 
 /// Puts `pool` first in its class's usable list.
+#[inline(always)]
 unsafe fn link(heap: &mut Heap, pool: *mut Pool) {
     unsafe {
         let class = (*pool).class;
@@ -389,6 +390,7 @@ unsafe fn link(heap: &mut Heap, pool: *mut Pool) {
 }
 
 /// Takes `pool` out of its class's usable list.
+#[inline(always)]
 unsafe fn unlink(heap: &mut Heap, pool: *mut Pool) {
     unsafe {
         let (prev, next) = ((*pool).prev, (*pool).next);
