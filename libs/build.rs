@@ -5,6 +5,9 @@
 //! The package is a `cfg(any())` dependency: locked with its checksum, never compiled.
 //! `cargo metadata` makes Cargo download and unpack it and tells us where it is.
 //! `ERYX_BASE_LIBS_DIR` can point at a folder holding the same `.zst` files instead.
+//! `ERYX_BASE_LIBS_SHA256` names another checksum list to check them against (and says so in
+//! a build warning): for experiments with other builds of the libraries, such as
+//! `bench/libpython-opt/run.sh`; a release is built against the committed list.
 //!
 //! It also lists the standard library's archive (`python-lib.index`: where each file's bytes
 //! sit in the uncompressed tar), so that eryx-rt can show the guest the tree's names and sizes
@@ -31,9 +34,17 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR")?);
     let out_dir = PathBuf::from(env("OUT_DIR")?);
-    let list_path = manifest_dir.join("base-libs.sha256");
-    println!("cargo:rerun-if-changed={}", list_path.display());
     println!("cargo:rerun-if-env-changed=ERYX_BASE_LIBS_DIR");
+    println!("cargo:rerun-if-env-changed=ERYX_BASE_LIBS_SHA256");
+    let list_path = match std::env::var_os("ERYX_BASE_LIBS_SHA256") {
+        Some(list) => {
+            let list = PathBuf::from(list);
+            println!("cargo:warning=base libraries checked against {}, not libs/base-libs.sha256", list.display());
+            list
+        }
+        None => manifest_dir.join("base-libs.sha256"),
+    };
+    println!("cargo:rerun-if-changed={}", list_path.display());
     let list = fs::read_to_string(&list_path).map_err(|e| format!("{}: {e}", list_path.display()))?;
 
     let source = match std::env::var_os("ERYX_BASE_LIBS_DIR") {
@@ -50,9 +61,10 @@ fn run() -> Result<(), String> {
         let actual = hex::encode(Sha256::digest(&bytes));
         if actual != expected {
             return Err(format!(
-                "{} has SHA-256 {actual}, but libs/base-libs.sha256 expects {expected}. \
+                "{} has SHA-256 {actual}, but {} expects {expected}. \
                  The file is corrupt or from another {PACKAGE} version: remove it from Cargo's registry cache and build again",
-                path.display()
+                path.display(),
+                list_path.display()
             ));
         }
         fs::write(out_dir.join(name), &bytes).map_err(|e| format!("{}: {e}", out_dir.display()))?;
