@@ -42,6 +42,9 @@ struct Module {
     exports: HashMap<String, u32>,
     /// Globals a `global.set` in reachable code targets (filled in by [`Module::finish`]).
     written: HashSet<u32>,
+    /// Globals a `global.set` anywhere in the module targets, reachable or not: those stay
+    /// mutable (an immutable global may not be the target of any `global.set`).
+    set_anywhere: HashSet<u32>,
     has_global_section: bool,
     /// How many functions the module imports (defined ones are numbered after them).
     imported_functions: u32,
@@ -236,7 +239,7 @@ impl Graph {
             for (index, (.., mutable, is_i32)) in module.imported.iter().enumerate() {
                 let Ok(index) = u32::try_from(index) else { continue };
                 let exported_mutable = *mutable && module.exports.values().any(|&exported| exported == index);
-                if !is_i32 || exported_mutable || module.written.contains(&index) {
+                if !is_i32 || exported_mutable || module.set_anywhere.contains(&index) {
                     continue;
                 }
                 if let Some(value) = self.global(instance, index).and_then(|def| values.of(def)) {
@@ -325,7 +328,10 @@ impl Module {
                 let mut operators = body.get_operators_reader().ok()?;
                 while !operators.eof() {
                     match operators.read().ok()? {
-                        Operator::GlobalSet { global_index } => sets.push(global_index),
+                        Operator::GlobalSet { global_index } => {
+                            sets.push(global_index);
+                            self.set_anywhere.insert(global_index);
+                        }
                         Operator::Call { function_index } | Operator::ReturnCall { function_index } => {
                             calls.push(function_index);
                         }
@@ -450,8 +456,8 @@ fn rewrite(component: &[u8], plans: &BTreeMap<usize, Plan>) -> Option<Vec<u8>> {
     let mut next_module = 0;
     for (id, content) in sections(component)? {
         if id == COMPONENT_MODULE_SECTION {
-            match plans.get(&next_module) {
-                Some(plan) => push_section(&mut out, id, &Folder::new(plan).module(content)?),
+            match plans.get(&next_module).and_then(|plan| Folder::new(plan).module(content)) {
+                Some(folded) => push_section(&mut out, id, &folded),
                 None => push_section(&mut out, id, content),
             }
             next_module += 1;
@@ -477,10 +483,24 @@ impl<'a> Folder<'a> {
         Folder { plan, remap: Vec::new(), stuck: false }
     }
 
+    /// The rewritten module, or `None` (the module is kept as it is) if it could not be
+    /// rewritten into a valid one.
     fn module(mut self, bytes: &[u8]) -> Option<Vec<u8>> {
         let mut module = wasm_encoder::Module::new();
         self.parse_core_module(&mut module, Parser::new(0), bytes).ok()?;
-        (!self.stuck).then(|| module.finish())
+        if self.stuck {
+            return None;
+        }
+        let module = module.finish();
+        // Cheap next to compiling it, and the pass must never turn a valid module into one
+        // that is not: check, and keep the original if the rewrite is wrong.
+        match wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all()).validate_all(&module) {
+            Ok(_) => Some(module),
+            Err(error) => {
+                tracing::warn!(%error, "folding globals made an invalid module; it is compiled unfolded");
+                None
+            }
+        }
     }
 
     fn known(&self, index: u32) -> Option<i32> {
@@ -600,6 +620,11 @@ mod tests {
     /// `env` defines the linker's globals; `lib` reads them. `set_got` is `env`'s code that
     /// writes `got`: dead unless `exported` (as the linker's start-up code is after a snapshot).
     fn component(exported: bool) -> Vec<u8> {
+        component_with(exported, "")
+    }
+
+    /// `component(false)`, with `lib_code` added to `lib`.
+    fn component_with(exported: bool, lib_code: &str) -> Vec<u8> {
         let (setter, lift) = if exported {
             (
                 "(func (export \"set_got\") (global.set 1 (i32.const 7)))",
@@ -624,7 +649,8 @@ mod tests {
                   (i32.add (global.get $got) (i32.add (global.get $internal) (global.get $base))))
                 (func (export "bump") (result i32)
                   (global.set $sp (i32.add (global.get $sp) (i32.const 1)))
-                  (global.get $sp)))
+                  (global.get $sp))
+                {lib_code})
               (core instance $env (instantiate $env))
               (core instance $lib (instantiate $lib (with "env" (instance $env))))
               (core func $read (alias core export $lib "read"))
@@ -695,6 +721,17 @@ mod tests {
         wasmparser::Validator::new().validate_all(&folded).expect("the folded component is valid");
         assert_eq!(global_imports(&folded), [vec![], vec!["got".to_string(), "sp".to_string()]]);
         assert_eq!(run(&folded, &["read", "set", "read"]), [3258, 7 + 1024 + 1000]);
+    }
+
+    /// Code that nothing can run does not make a global change, but a module whose own code
+    /// sets a global (even dead code) keeps it mutable: an immutable one may not be set at all.
+    #[test]
+    fn a_module_that_sets_a_global_anywhere_keeps_importing_it() {
+        let original = component_with(false, "(func (global.set $got (i32.const 9)))");
+        let folded = fold_constant_globals(&original);
+        wasmparser::Validator::new().validate_all(&folded).expect("the folded component is valid");
+        assert_eq!(global_imports(&folded), [vec![], vec!["got".to_string(), "sp".to_string()]]);
+        assert_eq!(run(&folded, &["read"]), [3258]);
     }
 
     /// The base component, not snapshotted: its linker start-up code still runs and sets the
