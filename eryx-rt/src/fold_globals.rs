@@ -29,7 +29,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use wasm_encoder::reencode::{self, Reencode};
 use wasmparser::{ComponentAlias, ExternalKind, Instance, Operator, Parser, Payload, TypeRef, ValType};
 
-use crate::trim::{COMPONENT_MODULE_SECTION, HEADER_LEN, push_section, reaches_core, sections};
+use crate::component_walk::{
+    COMPONENT_MODULE_SECTION, HEADER_LEN, follow_nested, push_section, reaches_core, sections,
+};
 
 /// What the pass needs to know of one core module of the component.
 #[derive(Default)]
@@ -112,21 +114,7 @@ impl Graph {
         for payload in Parser::new(0).parse_all(component) {
             let payload = payload.ok()?;
             if nested_components > 0 {
-                match payload {
-                    Payload::ComponentSection { .. } => nested_components += 1,
-                    Payload::End(_) => nested_components -= 1,
-                    Payload::ModuleSection { .. } | Payload::InstanceSection(_) | Payload::CoreTypeSection(_) => {
-                        return None;
-                    }
-                    Payload::ComponentAliasSection(reader) => {
-                        for alias in reader {
-                            if reaches_core(&alias.ok()?) {
-                                return None;
-                            }
-                        }
-                    }
-                    _ => {}
-                }
+                follow_nested(payload, &mut nested_components)?;
                 continue;
             }
             if in_module {

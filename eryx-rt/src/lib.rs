@@ -117,6 +117,7 @@ mod callbacks;
 mod clocks;
 mod component;
 mod component_store;
+mod component_walk;
 mod embedded;
 mod engine;
 mod entry_check;

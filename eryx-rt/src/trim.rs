@@ -21,16 +21,14 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use wasm_encoder::{Encode, ExportKind, ExportSection};
-use wasmparser::{
-    ComponentAlias, ComponentExternalKind, ComponentOuterAliasKind, ComponentTypeRef, ExternalKind, Instance, Parser,
-    Payload,
+use wasmparser::{ComponentAlias, ComponentTypeRef, ExternalKind, Instance, Parser, Payload};
+
+use crate::component_walk::{
+    COMPONENT_MODULE_SECTION, HEADER_LEN, follow_nested, push_section, reaches_core, sections,
 };
 
-/// Section ids: a component's core module section, a core module's export section.
-pub(crate) const COMPONENT_MODULE_SECTION: u8 = 1;
+/// A core module's export section id.
 const EXPORT_SECTION: u8 = 7;
-/// Magic number and version/layer of a binary, before its first section.
-pub(crate) const HEADER_LEN: usize = 8;
 
 /// What a top-level core module of the component imports and which of its exports are used.
 #[derive(Default)]
@@ -70,23 +68,7 @@ fn module_uses(component: &[u8]) -> Option<Vec<ModuleUse>> {
     for payload in Parser::new(0).parse_all(component) {
         let payload = payload.ok()?;
         if nested_components > 0 {
-            // wit-component wraps exported interfaces in components that hold no core items;
-            // one that does could reach our modules in ways not followed here.
-            match payload {
-                Payload::ComponentSection { .. } => nested_components += 1,
-                Payload::End(_) => nested_components -= 1,
-                Payload::ModuleSection { .. } | Payload::InstanceSection(_) | Payload::CoreTypeSection(_) => {
-                    return None;
-                }
-                Payload::ComponentAliasSection(reader) => {
-                    for alias in reader {
-                        if reaches_core(&alias.ok()?) {
-                            return None;
-                        }
-                    }
-                }
-                _ => {}
-            }
+            follow_nested(payload, &mut nested_components)?;
             continue;
         }
         if depth == 1 {
@@ -163,16 +145,6 @@ fn module_uses(component: &[u8]) -> Option<Vec<ModuleUse>> {
     Some(modules)
 }
 
-/// Whether `alias` names a core module or a core instance's export (outside the ones followed).
-pub(crate) fn reaches_core(alias: &ComponentAlias<'_>) -> bool {
-    matches!(
-        alias,
-        ComponentAlias::CoreInstanceExport { .. }
-            | ComponentAlias::InstanceExport { kind: ComponentExternalKind::Module, .. }
-            | ComponentAlias::Outer { kind: ComponentOuterAliasKind::CoreModule, .. }
-    )
-}
-
 /// Re-encodes the component with each top-level module's export section cut down to what
 /// `modules` says is used; every other byte is copied. Returns the bytes and how many exports
 /// were dropped.
@@ -229,24 +201,6 @@ fn export_kind(kind: ExternalKind) -> Option<ExportKind> {
         ExternalKind::Tag => ExportKind::Tag,
         _ => return None,
     })
-}
-
-/// The `(id, content)` of each section of a module or component binary, in order.
-pub(crate) fn sections(bytes: &[u8]) -> Option<Vec<(u8, &[u8])>> {
-    let mut reader = wasmparser::BinaryReader::new(bytes.get(HEADER_LEN..)?, HEADER_LEN as u64);
-    let mut found = Vec::new();
-    while !reader.eof() {
-        let id = reader.read_u8().ok()?;
-        let len = usize::try_from(reader.read_var_u32().ok()?).ok()?;
-        found.push((id, reader.read_bytes(len).ok()?));
-    }
-    Some(found)
-}
-
-pub(crate) fn push_section(out: &mut Vec<u8>, id: u8, content: &[u8]) {
-    out.push(id);
-    content.len().encode(out);
-    out.extend_from_slice(content);
 }
 
 #[cfg(test)]
