@@ -4,19 +4,37 @@
 //! Both passes follow the same shape: the component's own core modules, instances and aliases.
 //! wit-component also writes nested components (each wraps an exported interface's types);
 //! those hold no core items, and one that did could reach the top level's modules in ways the
-//! passes do not follow, so they give up on it ([`follow_nested`]).
+//! passes do not follow, so they give up on it ([`top_level`]).
 
 use wasm_encoder::Encode;
-use wasmparser::{ComponentAlias, ComponentExternalKind, ComponentOuterAliasKind, Payload};
+use wasmparser::{ComponentAlias, ComponentExternalKind, ComponentOuterAliasKind, Parser, Payload};
 
 /// A component's core module section id.
 pub(crate) const COMPONENT_MODULE_SECTION: u8 = 1;
 /// Magic number and version/layer of a binary, before its first section.
 pub(crate) const HEADER_LEN: usize = 8;
 
+/// The payloads of `component` outside its nested components (its core modules' payloads
+/// included, in order). An item is `None` where the shape is beyond the passes: a parse error,
+/// or a nested component that holds core items.
+pub(crate) fn top_level(component: &[u8]) -> impl Iterator<Item = Option<Payload<'_>>> {
+    let mut nested = 0usize;
+    Parser::new(0).parse_all(component).filter_map(move |payload| {
+        let Ok(payload) = payload else { return Some(None) };
+        if nested > 0 {
+            return follow_nested(payload, &mut nested).is_none().then_some(None);
+        }
+        if let Payload::ComponentSection { .. } = payload {
+            nested = 1;
+            return None;
+        }
+        Some(Some(payload))
+    })
+}
+
 /// One payload inside a nested component, whose nesting `depth` it keeps (0: back at the top).
 /// `None` when the payload holds core items.
-pub(crate) fn follow_nested(payload: Payload<'_>, depth: &mut usize) -> Option<()> {
+fn follow_nested(payload: Payload<'_>, depth: &mut usize) -> Option<()> {
     match payload {
         Payload::ComponentSection { .. } => *depth += 1,
         Payload::End(_) => *depth -= 1,

@@ -29,9 +29,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use wasm_encoder::reencode::{self, Reencode};
 use wasmparser::{ComponentAlias, ExternalKind, Instance, Operator, Parser, Payload, TypeRef, ValType};
 
-use crate::component_walk::{
-    COMPONENT_MODULE_SECTION, HEADER_LEN, follow_nested, push_section, reaches_core, sections,
-};
+use crate::component_walk::{COMPONENT_MODULE_SECTION, HEADER_LEN, push_section, reaches_core, sections, top_level};
 
 /// What the pass needs to know of one core module of the component.
 #[derive(Default)]
@@ -110,13 +108,8 @@ impl Graph {
     fn read(component: &[u8]) -> Option<Graph> {
         let mut graph = Graph { modules: Vec::new(), instances: Vec::new(), globals: Vec::new() };
         let mut in_module = false;
-        let mut nested_components = 0usize;
-        for payload in Parser::new(0).parse_all(component) {
-            let payload = payload.ok()?;
-            if nested_components > 0 {
-                follow_nested(payload, &mut nested_components)?;
-                continue;
-            }
+        for payload in top_level(component) {
+            let payload = payload?;
             if in_module {
                 let module = graph.modules.last_mut()?;
                 match payload {
@@ -135,7 +128,6 @@ impl Graph {
                     graph.modules.push(Module::default());
                     in_module = true;
                 }
-                Payload::ComponentSection { .. } => nested_components = 1,
                 Payload::InstanceSection(reader) => {
                     for instance in reader {
                         graph.instances.push(match instance.ok()? {

@@ -21,11 +21,9 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use wasm_encoder::{Encode, ExportKind, ExportSection};
-use wasmparser::{ComponentAlias, ComponentTypeRef, ExternalKind, Instance, Parser, Payload};
+use wasmparser::{ComponentAlias, ComponentTypeRef, ExternalKind, Instance, Payload};
 
-use crate::component_walk::{
-    COMPONENT_MODULE_SECTION, HEADER_LEN, follow_nested, push_section, reaches_core, sections,
-};
+use crate::component_walk::{COMPONENT_MODULE_SECTION, HEADER_LEN, push_section, reaches_core, sections, top_level};
 
 /// A core module's export section id.
 const EXPORT_SECTION: u8 = 7;
@@ -63,14 +61,8 @@ fn module_uses(component: &[u8]) -> Option<Vec<ModuleUse>> {
     let mut instances: Vec<Option<usize>> = Vec::new();
     // Nesting: 0 is the component's own level; 1 is inside a core module.
     let mut depth = 0usize;
-    // How deep inside nested components the parser is.
-    let mut nested_components = 0usize;
-    for payload in Parser::new(0).parse_all(component) {
-        let payload = payload.ok()?;
-        if nested_components > 0 {
-            follow_nested(payload, &mut nested_components)?;
-            continue;
-        }
+    for payload in top_level(component) {
+        let payload = payload?;
         if depth == 1 {
             match payload {
                 Payload::ImportSection(reader) => {
@@ -92,7 +84,6 @@ fn module_uses(component: &[u8]) -> Option<Vec<ModuleUse>> {
                 modules.push(ModuleUse::default());
                 depth = 1;
             }
-            Payload::ComponentSection { .. } => nested_components = 1,
             Payload::InstanceSection(reader) => {
                 for instance in reader {
                     match instance.ok()? {
@@ -205,6 +196,8 @@ fn export_kind(kind: ExternalKind) -> Option<ExportKind> {
 
 #[cfg(test)]
 mod tests {
+    use wasmparser::Parser;
+
     use super::*;
 
     /// A component whose first module exports three functions; the second module imports one of
