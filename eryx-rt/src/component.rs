@@ -118,9 +118,6 @@ impl ComponentCache {
             Some(found) => found,
             None => {
                 let wasm = wasm()?;
-                if let Some(p) = std::env::var_os("ERYX_DUMP_WASM") {
-                    std::fs::write(p, &wasm).ok();
-                }
                 let started = std::time::Instant::now();
                 let component = Component::new(&self.engine, prepared(&wasm)).map_err(BuildError::Compile)?;
                 tracing::info!(elapsed = ?started.elapsed(), bytes = wasm.len(), "compiled component");
@@ -148,13 +145,6 @@ impl ComponentCache {
     }
 }
 
-/// Loads a disk entry (checked and leased by the store, then mapped by wasmtime); one that
-/// the engine rejects is removed so that it is rebuilt.
-///
-/// The code is memory-mapped by wasmtime, not read. Its check ([`crate::entry_check`]) costs an
-/// `fstat` when the file is the one verified before, and a hash of the whole file (XXH3-128,
-/// about 6 ms for 40 MB) only when its identity changed: a corrupt, truncated or swapped
-/// entry is never trusted.
 /// What is compiled of a linked or snapshotted component: its constant globals folded
 /// ([`fold_globals`]), then the exports nothing uses dropped ([`trim`]; folding removes imports,
 /// so trimming after it drops the exports that only those imports used).
@@ -165,6 +155,13 @@ pub(crate) fn prepared(wasm: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+/// Loads a disk entry (checked and leased by the store, then mapped by wasmtime); one that
+/// the engine rejects is removed so that it is rebuilt.
+///
+/// The code is memory-mapped by wasmtime, not read. Its check ([`crate::entry_check`]) costs an
+/// `fstat` when the file is the one verified before, and a hash of the whole file (XXH3-128,
+/// about 6 ms for 40 MB) only when its identity changed: a corrupt, truncated or swapped
+/// entry is never trusted.
 fn read_entry(engine: &Engine, store: &ComponentStore, key: &str) -> Option<(Component, Lease)> {
     let started = std::time::Instant::now();
     let (path, lease) = store.open(key)?;
