@@ -1,5 +1,6 @@
 //! Reading and reassembling the top level of a component binary, for the passes that rewrite
-//! its core modules before it is compiled ([`crate::trim`], [`crate::fold_globals`]).
+//! its core modules before it is compiled (the `trim` and `fold_globals` modules, which use this
+//! one).
 //!
 //! Both passes follow the same shape: the component's own core modules, instances and aliases.
 //! wit-component also writes nested components (each wraps an exported interface's types);
