@@ -88,11 +88,11 @@ pub(crate) fn fold_constant_globals(component: &[u8]) -> Cow<'_, [u8]> {
         return Cow::Borrowed(component);
     }
     match rewrite(component, &plans) {
-        Some(bytes) => {
-            tracing::debug!(folded, "folded constant globals");
+        Some((bytes, rewritten)) if rewritten > 0 => {
+            tracing::debug!(folded, rewritten, "folded constant globals");
             Cow::Owned(bytes)
         }
-        None => Cow::Borrowed(component),
+        _ => Cow::Borrowed(component),
     }
 }
 
@@ -430,14 +430,18 @@ struct Plan {
 }
 
 /// Re-encodes the component with the planned modules rewritten; every other byte is copied.
-fn rewrite(component: &[u8], plans: &BTreeMap<usize, Plan>) -> Option<Vec<u8>> {
+/// Returns the bytes and how many modules were rewritten (a module whose rewrite fails is kept).
+fn rewrite(component: &[u8], plans: &BTreeMap<usize, Plan>) -> Option<(Vec<u8>, usize)> {
     let mut out = Vec::with_capacity(component.len());
     out.extend_from_slice(component.get(..HEADER_LEN)?);
-    let mut next_module = 0;
+    let (mut next_module, mut rewritten) = (0, 0);
     for (id, content) in sections(component)? {
         if id == COMPONENT_MODULE_SECTION {
             match plans.get(&next_module).and_then(|plan| Folder::new(plan).module(content)) {
-                Some(folded) => push_section(&mut out, id, &folded),
+                Some(folded) => {
+                    push_section(&mut out, id, &folded);
+                    rewritten += 1;
+                }
                 None => push_section(&mut out, id, content),
             }
             next_module += 1;
@@ -445,7 +449,7 @@ fn rewrite(component: &[u8], plans: &BTreeMap<usize, Plan>) -> Option<Vec<u8>> {
             push_section(&mut out, id, content);
         }
     }
-    Some(out)
+    Some((out, rewritten))
 }
 
 /// The re-encoder of one module: imports in `plan.imports` become defined immutable globals
