@@ -1,7 +1,7 @@
 //! The REPL in a real terminal (a pseudo-terminal driven by rexpect): the banner, multi-line
 //! blocks, echoed values, an error that keeps the session, state across entries, Ctrl-C while
-//! reading and while an entry runs, Ctrl-D, `sys.exit` leaving with its status, a limit, and
-//! history across sessions.
+//! reading and while an entry runs, Ctrl-D, lines typed ahead of the prompt, `sys.exit` leaving
+//! with its status, a limit, and history across sessions.
 
 use std::process::Command;
 
@@ -85,6 +85,21 @@ fn ctrl_c_cancels_a_running_entry_and_the_session_goes_on() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     p.send_control('c').unwrap();
     p.exp_string("KeyboardInterrupt").unwrap();
+    p.exp_string(">>> ").unwrap();
+    p.send_control('d').unwrap();
+    assert_eq!(exit_status(&mut p), WaitStatus::Exited(p.process.child_pid, 0));
+}
+
+#[test]
+fn lines_typed_ahead_are_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = repl(&dir.path().join("history"), &[]);
+    // Both lines reach the terminal in one write, so the editor reads them in one go: the
+    // second must wait for the next prompt, as Python's REPL keeps what was typed ahead.
+    p.send("print('first', 'line')\rprint('second', 'line')\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("first line").unwrap();
+    p.exp_string("second line").unwrap();
     p.exp_string(">>> ").unwrap();
     p.send_control('d').unwrap();
     assert_eq!(exit_status(&mut p), WaitStatus::Exited(p.process.child_pid, 0));
